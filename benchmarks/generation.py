@@ -37,7 +37,7 @@ def run_plain(agent, batch, num_samples, seed):
     t = time.perf_counter()
     with torch.no_grad():
         out = agent.model.generate(**batch, max_new_tokens=cfg.max_new_tokens, num_return_sequences=num_samples,
-                                   do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=None,
+                                   do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0,
                                    pad_token_id=agent.tokenizer.pad_token_id, eos_token_id=sorted(agent.eos_ids))
     dt = time.perf_counter() - t
     return count_tokens(out[:, batch["input_ids"].shape[1]:].tolist(), agent.eos_ids), dt

@@ -1,0 +1,77 @@
+"""Training speed: our GRPOTrainer against Hugging Face TRL's GRPOTrainer, same setup, same run.
+
+    pip install trl==1.16.0          # only for this benchmark; not a dependency of stateset_agents
+    python benchmarks/trl_speed.py
+
+Both train SmolLM2-135M-Instruct (the same float32 weights, from our cache folder) with LoRA (r=16, alpha=32, the
+same target modules), one prompt x 4 completions per step, completions up to 48 tokens, temperature 1.0, the same
+customer-service prompts and the same composite reward, on the CPU. We time optimizer steps after one warm-up step:
+TRL with its default config (gradient checkpointing on, as GRPOConfig defaults) and with gradient checkpointing off,
+and ours. The ratio reported is ours against the faster TRL configuration.
+"""
+import argparse, statistics, tempfile, time
+
+import torch
+
+MODEL = "SmolLM2-135M-Instruct"
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+def prompts():
+    from stateset_agents.core.scenarios import customer_service_scenarios
+    return [[{"role": "system", "content": s.system_prompt}, {"role": "user", "content": s.opening_message}]
+            for s in customer_service_scenarios("train")]
+
+def ours(steps: int, seed: int) -> list[float]:
+    "Seconds per step of our GRPOTrainer."
+    from stateset_agents.training.grpo_trainer import GRPOConfig, GRPOTrainer
+    cfg = GRPOConfig(model_name=MODEL, num_generations=4, prompts_per_step=1, max_completion_length=48, lora_r=16,
+                     lora_alpha=32, lora_target_modules=TARGETS, learning_rate=1e-5, temperature=1.0, max_steps=steps + 1,
+                     seed=seed, output_dir=tempfile.mkdtemp())
+    trainer = GRPOTrainer(cfg)
+    trainer.train_step()  # warm-up
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter(); trainer.train_step(); times.append(time.perf_counter() - t0)
+    return times
+
+def trl(steps: int, seed: int, gradient_checkpointing: bool) -> list[float]:
+    "Seconds per step of TRL's GRPOTrainer."
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import GRPOConfig as TRLConfig, GRPOTrainer as TRLTrainer
+    from stateset_agents.core.models import smollm2_dir
+    from stateset_agents.core.reward import create_customer_service_reward
+    reward = create_customer_service_reward()
+    def reward_fn(prompts, completions, **kwargs):
+        return [reward(p + c).score for p, c in zip(prompts, completions)]
+    times, marks = [], {}
+    class Timer(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kw): marks["t"] = time.perf_counter()
+        def on_step_end(self, args, state, control, **kw): times.append(time.perf_counter() - marks["t"])
+    data = Dataset.from_list([{"prompt": p} for p in prompts()])
+    args = TRLConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=4, num_generations=4, max_completion_length=48,
+                     learning_rate=1e-5, max_steps=steps + 1, logging_steps=1, report_to=[], use_cpu=True, bf16=False,
+                     save_strategy="no", temperature=1.0, top_p=1.0, seed=seed, gradient_checkpointing=gradient_checkpointing)
+    trainer = TRLTrainer(model=str(smollm2_dir()), reward_funcs=reward_fn, args=args, train_dataset=data,
+                         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS, task_type="CAUSAL_LM"),
+                         callbacks=[Timer()])
+    trainer.train()
+    return times[1:]  # drop the warm-up step
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=5, help="timed steps per trainer (after one warm-up step)")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    print(f"torch threads: {torch.get_num_threads()}")
+    res = {"stateset_agents GRPOTrainer": ours(a.steps, a.seed),
+           "TRL GRPOTrainer (defaults: gradient checkpointing on)": trl(a.steps, a.seed, True),
+           "TRL GRPOTrainer (gradient checkpointing off)": trl(a.steps, a.seed, False)}
+    med = {k: statistics.median(v) for k, v in res.items()}
+    for k, v in res.items(): print(f"{k:55s} median {med[k]:6.2f} s/step  ({1 / med[k]:.3f} steps/s)  all: {[round(x, 1) for x in v]}")
+    ours_s = med["stateset_agents GRPOTrainer"]
+    best_trl = min(v for k, v in med.items() if k.startswith("TRL"))
+    print(f"speed ratio (ours steps/s / fastest TRL steps/s): {best_trl / ours_s:.2f}  (target >= 2)")
+
+if __name__ == "__main__": main()
