@@ -213,22 +213,62 @@ def collate_rows(rows: list[TrainingRow], pad_id: int) -> dict[str, torch.Tensor
             "completion_mask": completion_mask}
 
 # %% ../../nbs/21_training.base_trainer.ipynb #ba4988ca
+def _token_logps(
+    logits: torch.Tensor,  # (n, C, V) logits at the positions that predict each completion token
+    ids: torch.Tensor,  # (n, C) the completion ids
+    temperature: float,  # the sampling temperature
+    with_entropy: bool,  # also compute the entropy (no gradient)
+) -> tuple[torch.Tensor, torch.Tensor | None]:  # (n, C) log-probs, (n, C) entropies or None
+    "Log-probabilities of `ids` (and the entropy) under the tempered `logits`."
+    logps = (logits.float() / temperature).log_softmax(-1)
+    per_token = logps.gather(-1, ids.unsqueeze(-1)).squeeze(-1)  # (n, C)
+    if not with_entropy: return per_token, None
+    with torch.no_grad(): return per_token, -(logps.exp() * logps).sum(-1)
+
+def _padded_logits(model, batch: dict, idx: torch.Tensor) -> torch.Tensor:
+    "(n, C, V) completion logits of rows `idx`, each run as its own left-padded prompt + completion."
+    C = batch["completion_ids"].shape[1]
+    out = model(input_ids=batch["input_ids"][idx], attention_mask=batch["attention_mask"][idx],
+                position_ids=batch["position_ids"][idx], logits_to_keep=C + 1, use_cache=False)
+    return out.logits[:, :-1, :]  # position t predicts completion token t
+
+def _shared_prompt_logits(model, batch: dict, idx: torch.Tensor) -> torch.Tensor:
+    "(n, C, V) completion logits of rows `idx`, which share one prompt: the prompt runs once, its KV cache n times."
+    n, C = len(idx), batch["completion_ids"].shape[1]
+    P = batch["input_ids"].shape[1] - C
+    first = idx[0]
+    prompt = batch["input_ids"][first, :P][batch["attention_mask"][first, :P].bool()].unsqueeze(0)  # (1, p), unpadded
+    head = model(input_ids=prompt, use_cache=True, logits_to_keep=1)  # logits (1, 1, V) predict completion token 0
+    cache = head.cache
+    cache.batch_repeat_interleave(n)  # the prompt's keys and values, once per row (differentiable)
+    p = prompt.shape[1]
+    mask = torch.cat([torch.ones(n, p, dtype=torch.long, device=prompt.device), batch["completion_mask"][idx].long()], 1)  # (n, p + C)
+    positions = (p + torch.arange(C, device=prompt.device)).expand(n, C)  # (n, C)
+    rest = model(input_ids=batch["completion_ids"][idx], attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+    return torch.cat([head.logits.expand(n, 1, -1), rest.logits[:, :-1, :]], 1)  # (n, 1 + C - 1, V)
+
 def completion_logps(
     model,  # the causal LM
     batch: dict[str, torch.Tensor],  # from `collate_rows`
     temperature: float = 1.0,  # the sampling temperature
     with_entropy: bool = False,  # also return the per-token entropy (no gradient)
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:  # (B, C) log-probs [, (B, C) entropies]
-    "Per-token log-probabilities of each row's completion ids under `model`."
+    "Per-token log-probabilities of each row's completion ids under `model`; a prompt shared by rows runs once."
     C = batch["completion_ids"].shape[1]
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch["position_ids"],
-                logits_to_keep=C + 1, use_cache=False)
-    logits = out.logits[:, :-1, :].float() / temperature  # (B, C, V): position t predicts completion token t
-    logps = logits.log_softmax(-1)
-    per_token = logps.gather(-1, batch["completion_ids"].unsqueeze(-1)).squeeze(-1)  # (B, C)
+    P = batch["input_ids"].shape[1] - C
+    prompts = torch.cat([batch["input_ids"][:, :P], batch["attention_mask"][:, :P]], 1)  # (B, 2P): ids and padding
+    _, group = torch.unique(prompts, dim=0, return_inverse=True)  # (B,) which distinct prompt each row has
+    counts = torch.bincount(group)
+    parts = [(idx, _shared_prompt_logits(model, batch, idx)) for g in range(len(counts)) if counts[g] > 1
+             for idx in [torch.nonzero(group == g).flatten()]]
+    alone = torch.nonzero(counts[group] == 1).flatten()
+    if len(alone): parts.append((alone, _padded_logits(model, batch, alone)))
+    rows = torch.cat([idx for idx, _ in parts])  # the row each part's outputs belong to
+    outs = [_token_logps(logits, batch["completion_ids"][idx], temperature, with_entropy) for idx, logits in parts]
+    where = torch.empty_like(rows); where[rows] = torch.arange(len(rows), device=rows.device)  # back to batch order
+    per_token = torch.cat([lp for lp, _ in outs])[where]
     if not with_entropy: return per_token
-    with torch.no_grad(): entropy = -(logps.exp() * logps).sum(-1)  # (B, C)
-    return per_token, entropy
+    return per_token, torch.cat([e for _, e in outs])[where]
 
 # %% ../../nbs/21_training.base_trainer.ipynb #8c670e3f
 @dataclass
