@@ -245,7 +245,7 @@ def _shared_prompt_logits(model, batch: dict, idx: torch.Tensor) -> torch.Tensor
     mask = torch.cat([torch.ones(n, p, dtype=torch.long, device=prompt.device), batch["completion_mask"][idx].long()], 1)  # (n, p + C)
     positions = (p + torch.arange(C, device=prompt.device)).expand(n, C)  # (n, C)
     rest = model(input_ids=batch["completion_ids"][idx], attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
-    return torch.cat([head.logits.expand(n, 1, -1), rest.logits[:, :-1, :]], 1)  # (n, 1 + C - 1, V)
+    return torch.cat([head.logits.expand(n, 1, -1), rest.logits[:, :-1, :]], 1)  # (n, 1, V) + (n, C - 1, V) -> (n, C, V)
 
 def completion_logps(
     model,  # the causal LM
@@ -259,8 +259,10 @@ def completion_logps(
     prompts = torch.cat([batch["input_ids"][:, :P], batch["attention_mask"][:, :P]], 1)  # (B, 2P): ids and padding
     _, group = torch.unique(prompts, dim=0, return_inverse=True)  # (B,) which distinct prompt each row has
     counts = torch.bincount(group)
-    parts = [(idx, _shared_prompt_logits(model, batch, idx)) for g in range(len(counts)) if counts[g] > 1
-             for idx in [torch.nonzero(group == g).flatten()]]
+    parts = []  # (rows, their logits)
+    for g in torch.nonzero(counts > 1).flatten().tolist():
+        idx = torch.nonzero(group == g).flatten()
+        parts.append((idx, _shared_prompt_logits(model, batch, idx)))
     alone = torch.nonzero(counts[group] == 1).flatten()
     if len(alone): parts.append((alone, _padded_logits(model, batch, alone)))
     rows = torch.cat([idx for idx, _ in parts])  # the row each part's outputs belong to
