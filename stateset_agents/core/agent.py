@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 from fastcore.basics import patch
-from .async_utils import run_sync
+from .async_utils import run_blocking, run_sync
 from .models import DEFAULT_POLICY, load_causal_lm
 
 # %% auto #0
@@ -142,6 +142,6 @@ async def generate_response(self: MultiTurnAgent,
                             messages: list[dict],  # the conversation so far
                             context: dict | None = None,  # unused by this agent; part of the `Agent` interface
                             ) -> str:  # the reply's text
-    "Reply to one conversation without blocking the event loop."
-    completion, = await asyncio.to_thread(self.generate_batch, [messages])
+    "Reply to one conversation without blocking a shared event loop."
+    completion, = await run_blocking(self.generate_batch, [messages])
     return completion.text

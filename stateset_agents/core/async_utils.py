@@ -4,12 +4,12 @@
 
 # %% ../../nbs/00_core.async_utils.ipynb #8c2c4be9
 from __future__ import annotations
-import asyncio
+import asyncio, contextvars, threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable
 
 # %% auto #0
-__all__ = ['in_running_loop', 'run_sync']
+__all__ = ['in_running_loop', 'run_sync', 'run_blocking']
 
 # %% ../../nbs/00_core.async_utils.ipynb #cde9a892
 def in_running_loop() -> bool:
@@ -24,6 +24,22 @@ def run_sync(
 ) -> Any:  # whatever the coroutine returns (its exception is re-raised)
     "Run `coro` to completion and return its result, whether or not an event loop is running here."
     if not asyncio.iscoroutine(coro): raise TypeError(f"run_sync needs a coroutine, got {type(coro).__name__}: {coro!r}")
-    if not in_running_loop(): return asyncio.run(coro)
+    if not in_running_loop(): return asyncio.run(_own_loop(coro))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_sync") as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(asyncio.run, _own_loop(coro)).result()
+
+_INLINE = contextvars.ContextVar("stateset_agents_inline_blocking", default=False)
+
+async def _own_loop(coro: Awaitable[Any]) -> Any:
+    "Await `coro` on a loop `run_sync` made, noting whether that loop runs on the main thread."
+    _INLINE.set(threading.current_thread() is threading.main_thread())
+    return await coro
+
+# %% ../../nbs/00_core.async_utils.ipynb #c34e4c64
+async def run_blocking(
+    fn,  # a blocking callable
+    *args,  # its arguments
+) -> Any:  # what `fn(*args)` returns
+    "Call blocking `fn(*args)`: inline on a main-thread loop of `run_sync`'s own, else in a worker thread."
+    if _INLINE.get(): return fn(*args)
+    return await asyncio.to_thread(fn, *args)

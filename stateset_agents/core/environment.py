@@ -8,7 +8,7 @@ import asyncio, inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from fastcore.basics import patch
-from .async_utils import run_sync
+from .async_utils import run_blocking, run_sync
 from .scenarios import Scenario
 from .trajectory import ConversationTurn, MultiTurnTrajectory
 
@@ -204,7 +204,7 @@ async def _generate(agent: Any, conversations: list[list[dict]]) -> list[Any]:
     "The agent's replies to `conversations`: one `generate_batch` call if it has one, else `generate_response` each."
     batch = getattr(agent, "generate_batch", None)
     if not callable(batch): return await asyncio.gather(*(agent.generate_response(c) for c in conversations))
-    replies = await batch(conversations) if inspect.iscoroutinefunction(batch) else await asyncio.to_thread(batch, conversations)
+    replies = await batch(conversations) if inspect.iscoroutinefunction(batch) else await run_blocking(batch, conversations)
     if len(replies) != len(conversations): raise ValueError(f"generate_batch returned {len(replies)} replies for {len(conversations)} conversations")
     return list(replies)
 

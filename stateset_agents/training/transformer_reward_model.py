@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from safetensors.torch import load_file, save_file
 
-from ..core.async_utils import run_sync
+from ..core.async_utils import run_blocking, run_sync
 from ..core.models import load_encoder
 from ..core.reward import RewardFunction, RewardResult, _role_and_content
 from ..core.trajectory import MultiTurnTrajectory, _atomic_write_text, _finite_float
@@ -849,11 +849,11 @@ def score_pairs(self: LearnedRewardFunction,
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #ff17b6c0
 @patch
 async def compute_rewards(self: LearnedRewardFunction, batch, contexts=None) -> list[RewardResult]:
-    "Score every conversation of `batch` in one batched call (in a worker thread)."
+    "Score every conversation of `batch` in one batched call."
     if contexts is not None and len(contexts) != len(batch):
         raise ValueError(f"contexts has {len(contexts)} items but batch has {len(batch)}; give one context per conversation")
     pairs = [conversation_to_pair(t) for t in batch]
-    scores = await asyncio.to_thread(self.score_pairs, pairs)
+    scores = await run_blocking(self.score_pairs, pairs)
     return [RewardResult(s, {"learned": s}, {"model": self.trainer.config.base_model}) for s in scores]
 
 @patch
