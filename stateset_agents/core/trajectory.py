@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_core.trajectory.ipynb #92e3463f
 from __future__ import annotations
-import contextlib, json, math, os, tempfile
+import contextlib, json, math, os, shutil, tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
@@ -190,6 +190,16 @@ def _atomic_write_text(
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
+
+def _atomic_replace_dir(
+    tmp: Path,  # a finished folder, on the same filesystem as `final`
+    final: Path,  # where it goes (an existing folder there is replaced)
+) -> None:
+    "Move folder `tmp` to `final` so that at every moment one complete folder (old or new) is at `final` or beside it."
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists(): os.replace(final, old)  # a rename: the old folder stays whole until the new one is in place
+    os.replace(tmp, final)
+    if old.exists(): shutil.rmtree(old)
 
 # %% ../../nbs/01_core.trajectory.ipynb #0a7fe7ea
 def _to_jsonl_line(

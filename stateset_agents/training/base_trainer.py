@@ -19,14 +19,15 @@ from ..core.environment import ConversationEnvironment
 from ..core.models import DEFAULT_POLICY, load_causal_lm
 from ..core.reward import create_customer_service_reward
 from ..core.scenarios import Scenario, customer_service_scenarios
-from ..core.trajectory import MultiTurnTrajectory
+from ..core.trajectory import MultiTurnTrajectory, _atomic_replace_dir
 from .losses import IMPORTANCE_LEVELS, LOSS_TYPES, SCALES, group_advantages, policy_loss
 from ..utils.advanced_dashboard import should_skip_step
 
 # %% auto #0
 __all__ = ['LR_SCHEDULES', 'REWARD_MODES', 'BaseTrainerConfig', 'BaseModelManager', 'TrainingRow', 'trajectory_rows',
            'create_response_mask', 'collate_rows', 'completion_logps', 'RolloutBatch', 'BaseTrajectoryGenerator',
-           'compute_group_advantages', 'normalize_advantages', 'default_threads', 'BaseTrainer', 'rollout_metrics']
+           'compute_group_advantages', 'normalize_advantages', 'lr_multiplier', 'default_threads', 'BaseTrainer',
+           'rollout_metrics']
 
 # %% ../../nbs/21_training.base_trainer.ipynb #06c26a6b
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -57,7 +58,7 @@ class BaseTrainerConfig:
     lr_scheduler_type: str = "linear"  # "constant", "linear" (decay to 0) or "cosine"
     warmup_steps: int = 0  # optimizer steps of linear warmup
     max_grad_norm: float = 1.0  # gradient clipping by global norm; 0 disables
-    max_steps: int = 50  # training steps; each step is one rollout batch (the default run: ~10 min on 2 CPU cores)
+    max_steps: int = 50  # training steps; each step is one rollout batch (the default run: ~11 min on 2 CPU cores)
     num_iterations: int = 1  # optimizer steps per rollout batch (mu in the GRPO paper); > 1 makes clipping act
     # -- loss
     loss_type: str = "grpo"  # "grpo", "bnpo", "dr_grpo" or "dapo" (see the losses chapter)
@@ -336,16 +337,23 @@ def normalize_advantages(
     return (advantages - advantages.mean()) / (advantages.std() + eps)
 
 # %% ../../nbs/21_training.base_trainer.ipynb #613b5006
+def lr_multiplier(
+    step: int,  # optimizer steps taken so far
+    warmup_steps: int,  # steps of linear warmup (from 1/(warmup_steps + 1), so the first step is not wasted)
+    total_steps: int,  # steps in the run
+    schedule: str = "linear",  # after warmup: "constant", "linear" (to 0 at total_steps) or "cosine"
+) -> float:  # the learning-rate multiplier
+    "The learning-rate multiplier at `step`: warmup, then constant, linear or cosine decay."
+    if step < warmup_steps: return (step + 1) / (warmup_steps + 1)
+    frac = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    if schedule == "linear": return max(0.0, 1 - frac)
+    if schedule == "cosine": return 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+    return 1.0
+
 def _lr_lambda(config: BaseTrainerConfig):
-    "The learning-rate multiplier per optimizer step: warmup, then constant, linear or cosine decay."
+    "The multiplier per optimizer step of a run with `config`."
     total = config.max_steps * config.num_iterations
-    def f(i: int) -> float:
-        if i < config.warmup_steps: return (i + 1) / (config.warmup_steps + 1)
-        frac = (i - config.warmup_steps) / max(1, total - config.warmup_steps)
-        if config.lr_scheduler_type == "linear": return max(0.0, 1 - frac)
-        if config.lr_scheduler_type == "cosine": return 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
-        return 1.0
-    return f
+    return lambda i: lr_multiplier(i, config.warmup_steps, total, config.lr_scheduler_type)
 
 def default_threads(requested: int | None = None) -> int:
     "Torch CPU threads for training: `requested`, else 1 on machines with at most 2 cores, else torch's default."
@@ -501,8 +509,7 @@ def save_checkpoint(self: BaseTrainer, path: str | Path) -> Path:
     torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()}, tmp / "state.pt")
     (tmp / "trainer_state.json").write_text(json.dumps({"step": self.step, "config": self.config.to_dict(), "history": self.history}))
-    if path.exists(): shutil.rmtree(path)
-    os.replace(tmp, path)
+    _atomic_replace_dir(tmp, path)
     return path
 
 @patch

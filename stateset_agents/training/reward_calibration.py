@@ -14,7 +14,8 @@ from typing import Iterable, Sequence
 from fastcore.basics import patch
 from ..core.async_utils import run_sync
 from ..core.reward import RewardFunction, RewardResult, _checked
-from ..core.trajectory import MultiTurnTrajectory, _atomic_write_text
+from ..core.trajectory import MultiTurnTrajectory, _atomic_write_text, _finite_float
+from ..utils.advanced_dashboard import percentile
 
 # %% auto #0
 __all__ = ['PERCENTILES', 'METHODS', 'BUILTIN_REWARDS', 'RewardWindow', 'RewardStatistics', 'RewardNormalizer',
@@ -61,15 +62,6 @@ class RewardWindow:
         self.m2 = self._m2_peak = math.fsum((v - self.mean) ** 2 for v in self.values)
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #06e9f4f1
-def _percentile(
-    sorted_values: Sequence[float],  # values in ascending order, at least one
-    q: float,  # the percentile, in [0, 100]
-) -> float:  # the linearly interpolated q-th percentile
-    "The q-th percentile of sorted values, interpolated linearly (numpy's default)."
-    pos = q / 100 * (len(sorted_values) - 1)
-    lo = math.floor(pos); hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
-
 @patch(as_prop=True)
 def std(self: RewardWindow) -> float:
     "The population standard deviation of the window, sqrt(M2 / n); 0 when empty."
@@ -93,7 +85,7 @@ class RewardStatistics:
         "The statistics of `window` now."
         if not len(window): return cls()
         s = window.sorted
-        return cls(len(window), window.mean, window.std, s[0], s[-1], {q: _percentile(s, q) for q in PERCENTILES})
+        return cls(len(window), window.mean, window.std, s[0], s[-1], {q: percentile(s, q) for q in PERCENTILES})
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #4885a3c2
 METHODS = ("z_score", "min_max", "percentile")  # the normalisation methods
@@ -110,7 +102,7 @@ def _min_max(x: float, w: RewardWindow, norm: RewardNormalizer) -> float:
 
 def _percentile_scale(x: float, w: RewardWindow, norm: RewardNormalizer) -> float:
     "(x - p_lo) / (p_hi - p_lo) over `percentile_range`; 0.5 when p_lo == p_hi."
-    lo, hi = (_percentile(w.sorted, q) for q in norm.percentile_range)
+    lo, hi = (percentile(w.sorted, q) for q in norm.percentile_range)
     return 0.5 if hi == lo else (x - lo) / (hi - lo)
 
 _TRANSFORMS = {"z_score": _z_score, "min_max": _min_max, "percentile": _percentile_scale}
@@ -124,12 +116,6 @@ def _check_range(value, what: str, lo: float = -math.inf, hi: float = math.inf) 
     low, high = float(value[0]), float(value[1])
     if not (lo <= low < high <= hi): raise ValueError(f"{what} must have {lo} <= low < high <= {hi}, got {value!r}")
     return low, high
-
-def _check_finite(value, what: str) -> float:
-    "`value` as a finite float, or a ValueError naming it."
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #f359bcf1
 class RewardNormalizer:
@@ -146,8 +132,8 @@ class RewardNormalizer:
         if on_nonfinite not in ("raise", "skip"):
             raise ValueError(f"on_nonfinite must be 'raise' or 'skip', got {on_nonfinite!r}")
         self.method, self.on_nonfinite = method, on_nonfinite
-        self.target_mean = _check_finite(target_mean, "target_mean")
-        self.target_std = _check_finite(target_std, "target_std")
+        self.target_mean = _finite_float(target_mean, "target_mean")
+        self.target_std = _finite_float(target_std, "target_std")
         if self.target_std <= 0: raise ValueError(f"target_std must be > 0, got {target_std!r}")
         self.clip_range = None if clip_range is None else _check_range(clip_range, "clip_range")
         self.percentile_range = _check_range(percentile_range, "percentile_range", 0.0, 100.0)
@@ -394,10 +380,10 @@ class AdaptiveRewardScaler:
                  min_samples: int = 2):  # `adapt_scale` does nothing until this many rewards were seen
         self.min_scale, self.max_scale = _check_range((min_scale, max_scale), "(min_scale, max_scale)", 0.0)
         if self.min_scale <= 0: raise ValueError(f"min_scale must be > 0, got {min_scale!r}")
-        self.scale = _check_finite(initial_scale, "initial_scale")
+        self.scale = _finite_float(initial_scale, "initial_scale")
         if not self.min_scale <= self.scale <= self.max_scale:
             raise ValueError(f"initial_scale must be within [min_scale, max_scale] = [{min_scale}, {max_scale}], got {initial_scale!r}")
-        self.adaptation_rate = _check_finite(adaptation_rate, "adaptation_rate")
+        self.adaptation_rate = _finite_float(adaptation_rate, "adaptation_rate")
         if not 0 < self.adaptation_rate <= 1: raise ValueError(f"adaptation_rate must be in (0, 1], got {adaptation_rate!r}")
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
             raise ValueError(f"min_samples must be an int >= 2, got {min_samples!r}")
@@ -421,7 +407,7 @@ def adapt_scale(self: AdaptiveRewardScaler,
                 target_std: float = 0.2,  # the output std to move towards, > 0
                ) -> tuple[float, float]:  # (scale, shift) after the step
     "Move scale and shift a step towards the map that gives the recent rewards the target mean and std."
-    target_mean, target_std = _check_finite(target_mean, "target_mean"), _check_finite(target_std, "target_std")
+    target_mean, target_std = _finite_float(target_mean, "target_mean"), _finite_float(target_std, "target_std")
     if target_std <= 0: raise ValueError(f"target_std must be > 0, got {target_std!r}")
     if len(self.history) < self.min_samples: return self.scale, self.shift
     h, eta = self.history, self.adaptation_rate

@@ -19,18 +19,17 @@ from safetensors.torch import load_file, save_file
 from ..core.async_utils import run_blocking, run_sync
 from ..core.models import load_encoder
 from ..core.reward import RewardFunction, RewardResult, _role_and_content
-from ..core.trajectory import MultiTurnTrajectory, _atomic_write_text, _finite_float
-from .base_trainer import default_threads
+from ..core.trajectory import MultiTurnTrajectory, _atomic_replace_dir, _atomic_write_text, _finite_float
+from .base_trainer import default_threads, lr_multiplier
 
 # %% auto #0
 __all__ = ['OBJECTIVE_NAMES', 'TRUNCATION_SIDES', 'OBJECTIVES', 'CHECKPOINT_FORMAT', 'conversation_to_pair', 'RewardExample',
            'RewardDataset', 'save_examples', 'load_examples', 'chitchat_path', 'load_chitchat_examples',
            'split_examples', 'collect_heuristic_examples', 'pearson', 'spearman', 'regression_metrics',
            'length_baseline', 'spearman_gain_ci', 'RewardTrainingConfig', 'mean_pooling', 'build_head',
-           'TransformerRewardModel', 'mse_loss', 'bradley_terry_loss', 'linear_warmup_decay',
-           'TransformerRewardTrainer', 'read_checkpoint_meta', 'LearnedRewardFunction',
-           'create_transformer_reward_function', 'training_curves', 'heldout_scatter', 'reward_model_train',
-           'reward_model_eval']
+           'TransformerRewardModel', 'mse_loss', 'bradley_terry_loss', 'TransformerRewardTrainer',
+           'read_checkpoint_meta', 'LearnedRewardFunction', 'create_transformer_reward_function', 'training_curves',
+           'heldout_scatter', 'reward_model_train', 'reward_model_eval']
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #234d1f34
 def _transcript(pairs: Sequence[tuple[str, str]]) -> str:
@@ -496,16 +495,6 @@ def bradley_terry_loss(
 
 OBJECTIVES: dict[str, Callable] = {"mse": mse_loss, "bradley_terry": bradley_terry_loss}
 
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #ffb8335e
-def linear_warmup_decay(
-    step: int,  # optimiser steps taken so far in the phase
-    warmup_steps: int,  # steps of linear warmup
-    total_steps: int,  # steps in the phase
-) -> float:  # the learning-rate multiplier
-    "Linear warmup from 0 to 1, then linear decay to 0 at `total_steps`."
-    if step < warmup_steps: return (step + 1) / (warmup_steps + 1)
-    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #950f1d59
 def _decay_groups(params: Sequence[tuple[str, nn.Parameter]], lr: float, weight_decay: float) -> list[dict]:
     "AdamW parameter groups: weight decay on weights, none on biases and LayerNorm parameters."
@@ -542,7 +531,7 @@ def _make_optimizer(self: TransformerRewardTrainer, phase: int, total_steps: int
     if phase == 2: groups += _decay_groups(list(self.model.encoder.named_parameters()), c.learning_rate, c.weight_decay)
     self.optimizer = torch.optim.AdamW(groups)
     warmup = int(c.warmup_ratio * total_steps)
-    self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda t: linear_warmup_decay(t, warmup, total_steps))
+    self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda t: lr_multiplier(t, warmup, total_steps, "linear"))
     self.phase, self.phase_steps = phase, total_steps
 
 @patch
@@ -700,13 +689,6 @@ def predict(self: TransformerRewardTrainer,
 CHECKPOINT_FORMAT = "stateset_agents.reward_model/1"  # written into every checkpoint's config.json
 _ARCH_FIELDS = ("base_model", "hidden_dim", "num_layers", "length_feature")  # must match to load weights
 
-def _replace_dir(tmp: Path, final: Path) -> None:
-    "Move the finished folder `tmp` to `final`, replacing an existing one."
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists(): os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists(): shutil.rmtree(old)
-
 @patch
 def _checkpoint_meta(self: TransformerRewardTrainer, metadata: dict | None) -> dict:
     "What config.json holds: format, config, progress, history, metadata."
@@ -732,7 +714,7 @@ def save_checkpoint(self: TransformerRewardTrainer,
         if include_optimizer and self.optimizer is not None:
             torch.save({"phase": self.phase, "phase_steps": self.phase_steps, "optimizer": self.optimizer.state_dict(),
                         "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state()}, tmp / "optimizer.pt")
-        _replace_dir(tmp, final)
+        _atomic_replace_dir(tmp, final)
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
     return final
