@@ -23,7 +23,7 @@ def main():
     rows = []
     for seed in a.seeds:
         t0 = time.perf_counter()
-        res = train("grpo", seed=seed, output_dir=f"{a.output_dir}/seed{seed}", progress=False,
+        res = train("grpo", seed=seed, output_dir=f"{a.output_dir}/seed{seed}", progress=False, overwrite=True,
                     model_name=a.model_name, max_steps=a.max_steps)
         before, after = res["evals"]["before"]["eval/reward"], res["evals"]["after"]["eval/reward"]
         rows.append({"seed": seed, "before": before, "after": after, "gain": after - before,

@@ -10,7 +10,8 @@ from pathlib import Path
 from .core.trajectory import MultiTurnTrajectory, save_trajectories
 
 # %% auto #0
-__all__ = ['SCENARIO_SETS', 'format_trajectory', 'pick_scenarios', 'rollout', 'train_command', 'build_parser', 'main']
+__all__ = ['SCENARIO_SETS', 'REWARD_MODEL_HELP', 'USER_ERRORS', 'format_trajectory', 'pick_scenarios', 'rollout', 'train_command',
+           'build_parser', 'main']
 
 # %% ../nbs/30_cli.ipynb #c455c3d3
 def _indent(text: str, width: int = 10) -> str:
@@ -39,18 +40,20 @@ def format_trajectory(
 SCENARIO_SETS = ("customer_service", "tau2-airline", "tau2-retail")  # what `--scenarios` accepts
 
 def pick_scenarios(name: str, split: str | None, num_episodes: int, seed: int) -> list:
-    "`num_episodes` scenarios from the named set and split, shuffled by `seed`."
+    "`num_episodes` scenarios from the named set and split, shuffled by `seed`; the set repeats when it is smaller."
     from stateset_agents.core.scenarios import customer_service_scenarios, load_tau2_scenarios
     if name not in SCENARIO_SETS: raise ValueError(f"unknown scenario set {name!r}; choose one of {SCENARIO_SETS}")
     pool = customer_service_scenarios(split) if name == "customer_service" else load_tau2_scenarios(name.split("-")[1], split)
-    if num_episodes < 1: raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
+    if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
+        raise ValueError(f"num_episodes must be an integer >= 1, got {num_episodes!r}")
     pool = list(pool)
+    if not pool: raise ValueError(f"scenario set {name!r} has no scenarios in split {split!r}")
     random.Random(seed).shuffle(pool)
-    return pool[:num_episodes]
+    return [pool[i % len(pool)] for i in range(num_episodes)]  # more episodes than scenarios: each is played again
 
 # %% ../nbs/30_cli.ipynb #dac8f469
 def rollout(
-    model: str = "SmolLM2-135M-Instruct",  # policy: a built-in name, Hugging Face id or local folder
+    model: str = "SmolLM2-135M-Instruct",  # policy: a built-in name, Hugging Face id, local folder or training checkpoint (a LoRA adapter folder)
     scenarios: str = "customer_service",  # scenario set: customer_service, tau2-airline or tau2-retail
     split: str | None = "test",  # scenario split: train, test, or None for all
     num_episodes: int = 3,  # conversations to run
@@ -117,16 +120,17 @@ def _add_config_options(parser: argparse.ArgumentParser, cls) -> None:
         else: group.add_argument(flag, type=kind, nargs=nargs, default=None, help=docs.get(f.name))
 
 def train_command(
-    algorithm: str = "grpo",  # grpo, gspo or dapo
+    algorithm: str | None = None,  # grpo, gspo or dapo (default: grpo, or the resumed checkpoint's)
     config_file: str | None = None,  # JSON file of config fields (flags override it)
-    resume: str | None = None,  # checkpoint folder to continue from
+    resume: str | None = None,  # checkpoint folder to continue from; writes beside it unless --output-dir says otherwise
+    overwrite: bool = False,  # replace a previous run's files in the output folder (default: refuse)
     evaluate_policy: bool = True,  # held-out reward before and after training
     progress: bool = True,  # show a progress bar
     **config,  # config fields
 ) -> dict:  # what `train` returns
     "Train a policy with GRPO, GSPO or DAPO; write metrics, checkpoints, evaluation and a reward plot."
     from stateset_agents.training.train import train
-    res = train(algorithm, config_file, resume, evaluate_policy, progress, **config)
+    res = train(algorithm, config_file, resume, overwrite, evaluate_policy, progress, **config)
     evals = res["evals"]
     if "before" in evals and "after" in evals:
         b, a = evals["before"], evals["after"]
@@ -134,26 +138,39 @@ def train_command(
     print(f"metrics, checkpoints, evaluation.json and reward.html are in {res['output_dir']}")
     return res
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `stateset-agents` argument parser."
-    from stateset_agents.training.grpo_trainer import DAPOConfig  # the superset of every algorithm's fields
+REWARD_MODEL_HELP = "Train or evaluate a learned reward model."
+
+def _command_of(argv: list[str]) -> str | None:
+    "The subcommand named on a command line (its first word that is not an option), if any."
+    return next((a for a in argv if not a.startswith("-")), None)
+
+def build_parser(
+    argv: list[str] | None = None,  # the command line to be parsed (default: sys.argv[1:]); only its command's options load
+) -> argparse.ArgumentParser:
+    "The `stateset-agents` argument parser; building it imports no torch unless the command is reward-model."
+    from stateset_agents.training.config import DAPOConfig  # the superset of every algorithm's fields (torch-free)
     from stateset_agents.training.reward_calibration import calibrate
-    from stateset_agents.training.transformer_reward_model import reward_model_eval, reward_model_train
     parser = argparse.ArgumentParser(prog="stateset-agents", description="Train and evaluate multi-turn conversational agents.")
+    parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_options(sub.add_parser("rollout", help=rollout.__doc__, description=rollout.__doc__), rollout)
     train_parser = sub.add_parser("train", help=train_command.__doc__, description=train_command.__doc__)
     _add_options(train_parser, train_command)
     _add_config_options(train_parser, DAPOConfig)
-    rm = sub.add_parser("reward-model", help="Train or evaluate a learned reward model.").add_subparsers(dest="action", required=True)
-    for name, fn in (("train", reward_model_train), ("eval", reward_model_eval)):
-        _add_options(rm.add_parser(name, help=fn.__doc__, description=fn.__doc__), fn)
+    rm = sub.add_parser("reward-model", help=REWARD_MODEL_HELP, description=REWARD_MODEL_HELP).add_subparsers(dest="action", required=True)
+    if _command_of(sys.argv[1:] if argv is None else argv) == "reward-model":  # its options need the model code (torch)
+        from stateset_agents.training.transformer_reward_model import reward_model_eval, reward_model_train
+        for name, fn in (("train", reward_model_train), ("eval", reward_model_eval)):
+            _add_options(rm.add_parser(name, help=fn.__doc__, description=fn.__doc__), fn)
+    else:
+        for name in ("train", "eval"): rm.add_parser(name)
     _add_options(sub.add_parser("calibrate", help=calibrate.__doc__, description=calibrate.__doc__), calibrate)
     return parser
 
-def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `stateset-agents` console script."
-    args = vars(build_parser().parse_args(argv))
+USER_ERRORS = (ValueError, OSError)  # bad values, bad or missing files, a busy folder: the user can fix these
+
+def _run(args: dict) -> int:
+    "Call the command that `args` (parsed, as a dict) names."
     command, action = args.pop("command"), args.pop("action", None)
     if command == "rollout":
         if args.get("split") in ("all", "none", ""): args["split"] = None
@@ -166,3 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         from stateset_agents.training.reward_calibration import calibrate
         calibrate(**args)
     return 0
+
+def main(argv: list[str] | None = None) -> int:
+    "Entry point of the `stateset-agents` console script: 0 on success, 2 with one line on stderr for a user error."
+    args = vars(build_parser(argv).parse_args(argv))
+    debug = args.pop("debug", False)
+    try: return _run(args)
+    except USER_ERRORS as e:
+        if debug: raise
+        message = " ".join(str(e).split()) or type(e).__name__
+        print(f"stateset-agents: error: {message}  (--debug shows the traceback)", file=sys.stderr)
+        return 2
+

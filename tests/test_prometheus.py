@@ -102,3 +102,60 @@ def test_monitoring_is_torch_free():
     code = ("import sys, stateset_agents.utils.advanced_dashboard, stateset_agents.utils.live_dashboard; "
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith('stateset_agents.training')]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+def test_fixed_port_in_use_names_host_and_port(dashboards):
+    "A fixed port another process holds: an OSError that says where, and what to do; nothing half-started."
+    import errno, socket
+    with socket.socket() as holder:  # a plain listener stands in for another process's server
+        holder.bind(("127.0.0.1", 0)); holder.listen()
+        port = holder.getsockname()[1]
+        d = dashboards(prometheus_port=port)
+        with pytest.raises(OSError) as info:
+            d.start_monitoring_sync()
+    assert info.value.errno == errno.EADDRINUSE
+    assert f"127.0.0.1:{port}" in str(info.value) and "choose another port, or port 0 for a free one" in str(info.value)
+    assert d.exporter.url is None and d._monitor is None
+    assert d.start_exporter().endswith(f":{port}/metrics")  # the port is free again: the same dashboard can serve
+
+def test_reserved_names_are_refused_and_leave_no_trace(dashboards):
+    "A user metric named like the dashboard's own series is refused; a scrape still shows the dashboard's value."
+    d = dashboards()
+    url = d.start_exporter()
+    d.on_step(3, {"train/loss": 0.5})
+    for name in ("train/step", "train.step", "train_step", "train/steps", "alerts/firing"):
+        with pytest.raises(ValueError, match="is reserved"):
+            d.log_metric_sync(name, 99.0)
+    with pytest.raises(ValueError, match="'train/step' is reserved"):
+        d.on_step(4, {"train/loss": 0.4, "train/step": 99.0})
+    seen = scrape_from_another_process(url)
+    assert seen["stateset_train_step"] == 3 and seen["stateset_train_steps_total"] == 1 and seen["stateset_train_loss"] == 0.5
+    assert d.aggregator.names == ["train/loss"] and d.step == 3
+
+def test_health_rules_do_not_load_the_exporter():
+    "What a trainer imports (the health rules) loads neither Prometheus nor psutil nor the alert and dashboard modules."
+    code = ("import sys, stateset_agents.utils.health; "
+            "bad = [m for m in sys.modules if m in ('prometheus_client', 'psutil', 'torch') or m.startswith('stateset_agents.training') "
+            "or m in ('stateset_agents.utils.prometheus', 'stateset_agents.utils.alerts', 'stateset_agents.utils.advanced_dashboard')]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+def test_monitoring_layers_import_downwards_only():
+    "Each monitoring module imports only the layers below it (read from the exported source), and nothing from training."
+    import ast
+    from pathlib import Path
+    utils = Path(__file__).resolve().parents[1] / "stateset_agents" / "utils"
+    allowed = {"metrics": set(), "alerts": {"metrics"}, "health": {"metrics"}, "prometheus": {"metrics"},
+               "advanced_dashboard": {"metrics", "alerts", "health", "prometheus"},
+               "live_dashboard": {"metrics", "alerts", "health", "prometheus", "advanced_dashboard"}}
+    for module, ok in allowed.items():
+        tree = ast.parse((utils / f"{module}.py").read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1: imported.add(node.module.split(".")[0])  # from .x import
+            if isinstance(node, ast.ImportFrom) and node.level == 2: imported.add("../" + node.module)  # from ..core.x import
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "level", 0) == 0:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+                assert not any(n.startswith("stateset_agents") for n in names), (module, names)
+        siblings = {m for m in imported if not m.startswith("../")}
+        assert siblings <= ok, (module, siblings - ok)
+        assert all(m.startswith("../core.") for m in imported - siblings), (module, imported - siblings)

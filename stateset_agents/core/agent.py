@@ -4,18 +4,24 @@
 
 # %% ../../nbs/04_core.agent.ipynb #89ad7366
 from __future__ import annotations
-import asyncio, threading
+import asyncio, contextlib, threading, weakref
 from dataclasses import dataclass
 
 import torch
 from fastcore.basics import patch
 from .async_utils import run_blocking, run_sync
+from .checks import check, is_int, is_real
 from .models import DEFAULT_POLICY, load_causal_lm
+from .trajectory import ROLES, _utf8_text
 
 # %% auto #0
 __all__ = ['AgentConfig', 'Completion', 'cut_at_eos', 'Agent', 'MultiTurnAgent']
 
 # %% ../../nbs/04_core.agent.ipynb #835789fb
+def _is_seed(x) -> bool:
+    "True for an int torch accepts as a seed, in [0, 2**64)."
+    return is_int(x) and 0 <= x < 2**64
+
 @dataclass
 class AgentConfig:
     "How an agent samples its replies."
@@ -27,12 +33,13 @@ class AgentConfig:
     seed: int | None = None  # seeds torch's sampler once, when the agent is built
 
     def __post_init__(self):
-        if not isinstance(self.model_name, str) or not self.model_name:
-            raise ValueError(f"model_name must be a non-empty string, got {self.model_name!r}")
-        if not self.temperature >= 0: raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature!r}")
-        if not 0 < self.top_p <= 1: raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
-        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be an integer >= 1, got {self.max_new_tokens!r}")
+        own = "AgentConfig"
+        check(isinstance(self.model_name, str) and bool(self.model_name.strip()), own, "model_name", self.model_name, "a non-empty string")
+        check(self.system_prompt is None or isinstance(self.system_prompt, str), own, "system_prompt", self.system_prompt, "a string or None")
+        check(is_real(self.temperature) and self.temperature >= 0, own, "temperature", self.temperature, "a finite number >= 0 (0 = greedy)")
+        check(is_real(self.top_p) and 0 < self.top_p <= 1, own, "top_p", self.top_p, "a number in (0, 1]")
+        check(is_int(self.max_new_tokens) and self.max_new_tokens >= 1, own, "max_new_tokens", self.max_new_tokens, "an integer >= 1")
+        check(self.seed is None or _is_seed(self.seed), own, "seed", self.seed, "None or an integer in [0, 2**64)")
 
 # %% ../../nbs/04_core.agent.ipynb #60522a1d
 @dataclass
@@ -75,7 +82,6 @@ class MultiTurnAgent(Agent):
         if model is None: model, tokenizer = load_causal_lm(self.config.model_name, seed=self.config.seed or 0)
         self.model, self.tokenizer = model, tokenizer
         self.tokenizer.padding_side = "left"
-        self._lock = threading.Lock()  # one generate at a time: calls may come from several threads
         if self.config.seed is not None: torch.manual_seed(self.config.seed)
 
     def __repr__(self): return f"MultiTurnAgent(model={self.config.model_name!r}, max_new_tokens={self.config.max_new_tokens})"
@@ -89,13 +95,27 @@ class MultiTurnAgent(Agent):
         return {i for i in ids if i is not None}
 
 # %% ../../nbs/04_core.agent.ipynb #5670430a
+def _check_messages(
+    messages,  # one conversation
+) -> None:
+    "Raise a `ValueError` naming the first message that is not a `{'role', 'content'}` dict with a known role and str text."
+    if not isinstance(messages, list):
+        raise ValueError(f"messages must be a list of {{'role', 'content'}} dicts, got {type(messages).__name__}: {messages!r}")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise ValueError(f"messages[{i}] must be a {{'role', 'content'}} dict, got {m!r}")
+        if m["role"] not in ROLES: raise ValueError(f"messages[{i}] has unknown role {m['role']!r}; expected one of {', '.join(ROLES)}")
+        if not isinstance(m["content"], str):
+            raise ValueError(f"messages[{i}] content must be a str, got {type(m['content']).__name__}: {m['content']!r}")
+        _utf8_text(m["content"], f"messages[{i}] content")
+
 @patch
 def with_system(self: MultiTurnAgent, messages: list[dict]) -> list[dict]:
     "`messages`, with the agent's system prompt first when they bring none."
-    if not isinstance(messages, list) or not all(isinstance(m, dict) and "role" in m and "content" in m for m in messages):
-        raise ValueError(f"messages must be a list of {{'role', 'content'}} dicts, got {messages!r}")
+    _check_messages(messages)
     if self.config.system_prompt and (not messages or messages[0]["role"] != "system"):
-        return [{"role": "system", "content": self.config.system_prompt}] + messages
+        messages = [{"role": "system", "content": self.config.system_prompt}] + messages
+    if not messages: raise ValueError("messages is empty and the agent has no system_prompt: there is nothing to reply to")
     return messages
 
 @patch
@@ -105,24 +125,49 @@ def encode(self: MultiTurnAgent, conversations: list[list[dict]]) -> dict:
              for m in conversations]
     return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
 
+# %% ../../nbs/04_core.agent.ipynb #fb83f48c
+_GENERATE_LOCKS = weakref.WeakKeyDictionary()  # model -> the lock of its generate calls; an entry goes with its model
+_GENERATE_LOCKS_GUARD = threading.Lock()  # makes creating a model's lock atomic
+
+def _generate_lock(model) -> threading.Lock:
+    "The lock that serialises generation on `model`, shared by every agent that uses it."
+    with _GENERATE_LOCKS_GUARD: return _GENERATE_LOCKS.setdefault(model, threading.Lock())
+
+@contextlib.contextmanager
+def _sampling_seed(
+    seed: int | None,  # sample from this seed; None: from torch's global random stream, untouched
+    device: torch.device,  # where the model samples; a CUDA device's generator is seeded and restored too
+):
+    "Inside the block, sampling draws from `seed`; after it, torch's global random state is as before."
+    if seed is None: yield; return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
 # %% ../../nbs/04_core.agent.ipynb #57da67ef
 @patch
 @torch.no_grad()
 def generate_batch(self: MultiTurnAgent,
                    conversations: list[list[dict]],  # N conversations, each a list of messages
                    num_samples: int = 1,  # replies sampled per conversation (GRPO's group size G)
+                   seed: int | None = None,  # sample from this seed, the same under concurrency; None: torch's global stream
                    ) -> list[Completion]:  # N * num_samples completions, a conversation's replies consecutive
     "Sample `num_samples` replies for every conversation in one batched `generate` call."
+    if not isinstance(conversations, list): raise ValueError(f"conversations must be a list of conversations, got {type(conversations).__name__}")
     if not conversations: raise ValueError("conversations is empty: nothing to generate")
-    if not isinstance(num_samples, int) or num_samples < 1: raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
-    batch = self.encode(conversations)
+    check(is_int(num_samples) and num_samples >= 1, "generate_batch", "num_samples", num_samples, "an integer >= 1")
+    check(seed is None or _is_seed(seed), "generate_batch", "seed", seed, "None or an integer in [0, 2**64)")
     cfg, greedy = self.config, self.config.temperature == 0
-    with self._lock:
-        out = self.model.generate(**batch, max_new_tokens=cfg.max_new_tokens, num_return_sequences=num_samples,
-                                  do_sample=not greedy, temperature=None if greedy else cfg.temperature,
-                                  top_p=None if greedy else cfg.top_p, top_k=0,  # no top-k truncation: temperature and top_p only
-                                  pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
-    return self.completions(batch, out, num_samples)
+    check(not greedy or num_samples == 1, "generate_batch", "num_samples", num_samples,
+          "1 when temperature=0: greedy decoding gives one reply per conversation; sample with temperature > 0")
+    with _generate_lock(self.model):  # tokenizer, model and random stream are shared: one call at a time
+        batch = self.encode(conversations)
+        with _sampling_seed(seed, self.model.device):
+            out = self.model.generate(**batch, max_new_tokens=cfg.max_new_tokens, num_return_sequences=num_samples,
+                                      do_sample=not greedy, temperature=None if greedy else cfg.temperature,
+                                      top_p=None if greedy else cfg.top_p, top_k=0,  # no top-k truncation: temperature and top_p only
+                                      pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
+        return self.completions(batch, out, num_samples)
 
 @patch
 def completions(self: MultiTurnAgent, batch: dict, sequences: torch.Tensor, num_samples: int) -> list[Completion]:
@@ -141,7 +186,8 @@ def completions(self: MultiTurnAgent, batch: dict, sequences: torch.Tensor, num_
 async def generate_response(self: MultiTurnAgent,
                             messages: list[dict],  # the conversation so far
                             context: dict | None = None,  # unused by this agent; part of the `Agent` interface
+                            seed: int | None = None,  # sample from this seed; None: torch's global stream
                             ) -> str:  # the reply's text
     "Reply to one conversation without blocking a shared event loop."
-    completion, = await run_blocking(self.generate_batch, [messages])
+    completion, = await run_blocking(self.generate_batch, [messages], 1, seed)
     return completion.text

@@ -4,11 +4,12 @@
 
 # %% ../../nbs/06_core.environment.ipynb #db37722f
 from __future__ import annotations
-import asyncio, inspect
+import asyncio, inspect, math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from fastcore.basics import patch
 from .async_utils import run_blocking, run_sync
+from .checks import check
 from .scenarios import Scenario
 from .trajectory import ConversationTurn, MultiTurnTrajectory
 
@@ -25,11 +26,14 @@ def split_stop(
 ) -> tuple[str, bool]:  # the message without the marker (stripped), and whether the marker was there
     "Remove the stop marker from a customer message and say whether it was there."
     if not isinstance(text, str): raise ValueError(f"a customer message must be a str or None, got {type(text).__name__}: {text!r}")
+    if not isinstance(marker, str) or not marker.strip(): raise ValueError(f"the stop marker must be a non-empty str, got {marker!r}")
     return text.replace(marker, "").strip(), marker in text
 
 # %% ../../nbs/06_core.environment.ipynb #a81b55a0
 class SimulatedCustomer:
     "The customer side of a conversation. Subclasses implement `respond`."
+    stop_marker: str = STOP_MARKER  # what ends the conversation when it appears in a customer message
+
     async def opening(
         self,
         scenario: Scenario,  # the conversation's scenario
@@ -41,7 +45,7 @@ class SimulatedCustomer:
         self,
         scenario: Scenario,  # the conversation's scenario
         messages: list[dict],  # the conversation so far (system first), ending with the agent's reply
-    ) -> str | None:  # the next customer message, possibly ending with STOP_MARKER; None when done
+    ) -> str | None:  # the next customer message, possibly ending with `stop_marker`; None when done
         "The customer's next message."
         raise NotImplementedError(f"{type(self).__name__} must implement respond")
 
@@ -77,15 +81,27 @@ def flip_roles(
     return [{"role": swap[m["role"]], "content": m["content"]} for m in messages if m["role"] in swap]
 
 # %% ../../nbs/06_core.environment.ipynb #d4cca363
+def _check_customer_options(instructions: Any, stop_marker: Any, write_opening: Any) -> None:
+    "Raise a ValueError naming the `LLMCustomer` option that cannot work."
+    check(isinstance(stop_marker, str) and bool(stop_marker.strip()), "LLMCustomer", "stop_marker", stop_marker, "a non-empty string")
+    check(isinstance(write_opening, bool), "LLMCustomer", "write_opening", write_opening, "True or False")
+    if not isinstance(instructions, str) or "{brief}" not in instructions:
+        raise ValueError(f"LLMCustomer.instructions has no {{brief}} placeholder, so the customer would never see its brief: {instructions!r}")
+    try: instructions.format(brief="", stop="")
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(f"LLMCustomer.instructions cannot be formatted with {{brief}} and {{stop}} ({type(e).__name__}: {e}); "
+                         "write other braces as {{ and }}") from None
+
 class LLMCustomer(SimulatedCustomer):
     "A customer role-played by a chat model from the scenario's `customer_brief`."
     def __init__(self,
                  agent: Any,  # the customer's model: anything with `async generate_response(messages) -> str`
-                 instructions: str = CUSTOMER_INSTRUCTIONS,  # the customer's system prompt, with {brief} and {stop}
+                 instructions: str = CUSTOMER_INSTRUCTIONS,  # the customer's system prompt, with {brief} (required) and {stop}
                  stop_marker: str = STOP_MARKER,  # what the model writes to end the conversation
                  write_opening: bool = False):  # True: the model writes the first message; False: scenario.opening_message
         if not callable(getattr(agent, "generate_response", None)):
             raise ValueError(f"LLMCustomer needs an agent with async generate_response(messages), got {type(agent).__name__}: {agent!r}")
+        _check_customer_options(instructions, stop_marker, write_opening)
         self.agent, self.instructions, self.stop_marker, self.write_opening = agent, instructions, stop_marker, write_opening
 
     def __repr__(self) -> str: return f"LLMCustomer(agent={type(self.agent).__name__}, write_opening={self.write_opening})"
@@ -99,16 +115,21 @@ class LLMCustomer(SimulatedCustomer):
         return [{"role": "system", "content": system}, {"role": "user", "content": AGENT_GREETING}] + flip_roles(messages)
 
 # %% ../../nbs/06_core.environment.ipynb #2e5a0847
+def _customer_text(reply: Any, model: Any) -> str:
+    "The customer model's `reply`, stripped, or a ValueError naming the model when it is not a str."
+    if not isinstance(reply, str): raise ValueError(f"the customer model {type(model).__name__} returned {type(reply).__name__}: {reply!r}, not a str")
+    return reply.strip()
+
 @patch
 async def opening(self: LLMCustomer, scenario: Scenario) -> str:
     "The first message: written by the model when `write_opening`, else the scenario's."
     if not self.write_opening: return scenario.opening_message
-    return (await self.agent.generate_response(self.customer_view(scenario, []))).strip()
+    return _customer_text(await self.agent.generate_response(self.customer_view(scenario, [])), self.agent)
 
 @patch
 async def respond(self: LLMCustomer, scenario: Scenario, messages: list[dict]) -> str | None:
     "The model's next customer message (it may end with the stop marker)."
-    return (await self.agent.generate_response(self.customer_view(scenario, messages))).strip()
+    return _customer_text(await self.agent.generate_response(self.customer_view(scenario, messages)), self.agent)
 
 # %% ../../nbs/06_core.environment.ipynb #b2698cc6
 def _check_scenarios(scenarios: Any, what: str = "scenarios") -> list[Scenario]:
@@ -222,13 +243,24 @@ def _context(self: ConversationEnvironment, e: Episode) -> dict:
     if self.resolved_fn is not None: ctx["task_completed"] = e.resolved
     return ctx
 
+def _score_of(result: Any, reward_fn: Any, e: Episode) -> tuple[float, dict]:
+    "The (score, breakdown) of one reward result, or a ValueError naming the reward, the scenario and the bad score."
+    score = getattr(result, "score", result)
+    try: value = None if isinstance(score, (bool, str, bytes)) else float(score)  # "0.5" and True are not scores
+    except (TypeError, ValueError): value = None
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"{_name(reward_fn)} scored scenario {e.scenario.id!r} {score!r}: a reward must be a finite number (or a RewardResult)")
+    return value, dict(getattr(result, "breakdown", {}) or {})
+
 @patch
 async def _score(self: ConversationEnvironment, episodes: list[Episode]) -> list[tuple[float, dict]]:
     "`reward_fn`'s (score, breakdown) of each episode's conversation so far."
     batch, contexts = [list(e.turns) for e in episodes], [self._context(e) for e in episodes]
-    if callable(getattr(self.reward_fn, "compute_rewards", None)): results = await self.reward_fn.compute_rewards(batch, contexts)
+    if callable(getattr(self.reward_fn, "compute_rewards", None)): results = list(await self.reward_fn.compute_rewards(batch, contexts))
     else: results = await asyncio.gather(*(self.reward_fn.compute_reward(b, c) for b, c in zip(batch, contexts)))
-    return [(float(getattr(r, "score", r)), dict(getattr(r, "breakdown", {}) or {})) for r in results]
+    if len(results) != len(episodes):  # zip would drop the rest: turns left unscored, trajectories lost
+        raise ValueError(f"{_name(self.reward_fn)}.compute_rewards returned {len(results)} results for {len(episodes)} conversations")
+    return [_score_of(r, self.reward_fn, e) for r, e in zip(results, episodes)]
 
 @patch
 async def _score_step(self: ConversationEnvironment, episodes: list[Episode]) -> None:
@@ -241,9 +273,13 @@ async def _score_step(self: ConversationEnvironment, episodes: list[Episode]) ->
 # %% ../../nbs/06_core.environment.ipynb #4cefa0ff
 @patch
 def _check_resolved(self: ConversationEnvironment, episodes: list[Episode]) -> None:
-    "Ask `resolved_fn` about each episode's conversation so far and record the verdict."
+    "Ask `resolved_fn` about each episode's conversation so far and record the verdict (True or False, nothing else)."
     if self.resolved_fn is None: return
-    for e in episodes: e.resolved = bool(self.resolved_fn(list(e.turns), e.scenario))
+    for e in episodes:
+        verdict = self.resolved_fn(list(e.turns), e.scenario)
+        if verdict not in (True, False):  # "no" or None would be read as True or False without a word
+            raise ValueError(f"resolved_fn {_name(self.resolved_fn)} returned {verdict!r} for scenario {e.scenario.id!r}; it must return True or False")
+        e.resolved = bool(verdict)
 
 @patch
 def _end_step(self: ConversationEnvironment, episodes: list[Episode]) -> None:
@@ -252,9 +288,13 @@ def _end_step(self: ConversationEnvironment, episodes: list[Episode]) -> None:
         if e.resolved: e.ended_by = "resolved"
         elif e.num_assistant_turns >= self.max_turns: e.ended_by = "max_turns"
 
-def _add_customer_reply(e: Episode, reply: str | None) -> None:
+def _add_customer_reply(
+    e: Episode,  # the episode
+    reply: str | None,  # the customer's message, or None when done
+    marker: str = STOP_MARKER,  # the customer's stop marker
+) -> None:
     "Append the customer's reply to `e`, ending it when the customer is done."
-    text, stop = (None, False) if reply is None else split_stop(reply)
+    text, stop = (None, False) if reply is None else split_stop(reply, marker)
     if text: e.turns.append(ConversationTurn("user", text))
     if stop or not text: e.ended_by = "customer_done"
 
@@ -262,7 +302,7 @@ def _add_customer_reply(e: Episode, reply: str | None) -> None:
 async def _customer_step(self: ConversationEnvironment, episodes: list[Episode]) -> None:
     "The customer's next message in every episode that is still running."
     replies = await asyncio.gather(*(self.customer.respond(e.scenario, e.messages) for e in episodes))
-    for e, reply in zip(episodes, replies): _add_customer_reply(e, reply)
+    for e, reply in zip(episodes, replies): _add_customer_reply(e, reply, self.customer.stop_marker)
 
 # %% ../../nbs/06_core.environment.ipynb #24fd97e6
 @patch
@@ -343,7 +383,7 @@ def mentions_criterion(
 ) -> Callable[[list[ConversationTurn], Scenario], bool]:  # a success criterion for `TaskEnvironment`
     "A success criterion: the agent has mentioned enough of the scenario's keywords or facts."
     if field not in ("expected_keywords", "communicate_info"): raise ValueError(f"field must be 'expected_keywords' or 'communicate_info', got {field!r}")
-    if not 0 < min_fraction <= 1: raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction!r}")
+    if isinstance(min_fraction, bool) or not isinstance(min_fraction, (int, float)) or not 0 < min_fraction <= 1: raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction!r}")
     def criterion(turns: list[ConversationTurn], scenario: Scenario) -> bool:
         items = getattr(scenario, field)
         if not items: raise ValueError(f"scenario {scenario.id!r} has no {field}, so mentions_criterion cannot judge it")

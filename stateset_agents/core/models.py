@@ -151,14 +151,24 @@ def load_causal_lm(
     seed: int = 0,  # seed of the tiny model's random weights (ignored otherwise)
     local_files_only: bool | None = None,  # never touch the network; default: the `HF_HUB_OFFLINE` setting
 ) -> tuple[PreTrainedModel, object]:  # (model in eval mode, left-padded tokenizer)
-    "Load a causal language model and its tokenizer."
+    "Load a causal language model and its tokenizer; a PEFT adapter folder loads its base and merges the adapter in."
     if name == TINY: return build_tiny_model(seed)
+    if (Path(name) / "adapter_config.json").is_file(): return _load_adapter(Path(name), dtype, seed, local_files_only)
     tokenizer = load_tokenizer(name, local_files_only)
     try: model = AutoModelForCausalLM.from_pretrained(resolve_model(name), dtype=dtype,
                                                       local_files_only=_offline(local_files_only))
     except (OSError, ValueError) as e: raise _offline_hint(name, e) from None
     if model.generation_config.pad_token_id is None: model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.eval(), tokenizer
+
+def _load_adapter(folder: Path, dtype: torch.dtype, seed: int, local_files_only: bool | None) -> tuple[PreTrainedModel, object]:
+    "The base model an adapter folder names, with the LoRA adapter merged into its weights."
+    import json
+    from peft import PeftModel  # the training extra
+    base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base: raise ValueError(f"{folder / 'adapter_config.json'} does not name its base model (base_model_name_or_path)")
+    model, tokenizer = load_causal_lm(base, dtype, seed, local_files_only)
+    return PeftModel.from_pretrained(model, str(folder)).merge_and_unload().eval(), tokenizer
 
 # %% ../../nbs/03_core.models.ipynb #e69dacf6
 def load_encoder(

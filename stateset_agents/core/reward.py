@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any, Sequence
 from fastcore.basics import patch
 from .async_utils import run_sync
-from .trajectory import ROLES, ConversationTurn, MultiTurnTrajectory, _finite_float
+from .trajectory import ROLES, ConversationTurn, MultiTurnTrajectory
+from .checks import check, finite_float, is_int, is_real
 
 # %% auto #0
 __all__ = ['AGGREGATIONS', 'RewardResult', 'assistant_texts', 'context_value', 'RewardFunction', 'count_phrases',
@@ -27,10 +28,10 @@ class RewardResult:
     metadata: dict = field(default_factory=dict)  # anything else: missing facts, reasons, weights
 
     def __post_init__(self):
-        self.score = _finite_float(self.score, "score")
+        self.score = finite_float(self.score, "score")
         if not isinstance(self.breakdown, dict):
             raise ValueError(f"breakdown must be a dict, got {type(self.breakdown).__name__}: {self.breakdown!r}")
-        self.breakdown = {k: _finite_float(v, f"breakdown[{k!r}]") for k, v in self.breakdown.items()}
+        self.breakdown = {k: finite_float(v, f"breakdown[{k!r}]") for k, v in self.breakdown.items()}
         if not isinstance(self.metadata, dict):
             raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}: {self.metadata!r}")
 
@@ -96,7 +97,7 @@ class RewardFunction:
     def __init__(self,
                  weight: float = 1.0,  # default weight in a `CompositeReward`
                  name: str | None = None):  # label in breakdowns and logs; default: the class name
-        self.weight = _finite_float(weight, "weight")
+        self.weight = finite_float(weight, "weight")
         if name is not None and (not isinstance(name, str) or not name): raise ValueError(f"name must be a non-empty str, got {name!r}")
         self.name = name or type(self).__name__
 
@@ -143,7 +144,8 @@ def _saturate(count: float, cap: float) -> float:
     return min(count / cap, 1.0)
 
 def _words(text: str) -> list[str]:
-    "The words of `text` (letters, digits, inner apostrophes)."
+    "The words of `text` (letters, digits, inner apostrophes), with combining marks dropped so they split no word."
+    text = "".join(c for c in unicodedata.normalize("NFC", text) if not unicodedata.category(c).startswith("M"))
     return re.findall(r"\w+(?:'\w+)?", text)
 
 # %% ../../nbs/02_core.reward.ipynb #cbc7efdd
@@ -175,7 +177,7 @@ class HelpfulnessReward(HeuristicReward):
     def __init__(self, target_words: int = 20,  # words for full `substance`
                  weight: float = 1.0, name: str | None = None):
         super().__init__(weight, name)
-        if isinstance(target_words, bool) or not isinstance(target_words, int) or target_words < 1:
+        if not is_int(target_words) or target_words < 1:
             raise ValueError(f"target_words must be an int >= 1, got {target_words!r}")
         self.target_words = target_words
 
@@ -280,9 +282,9 @@ class ConcisenessReward(HeuristicReward):
                  max_words: int = 120,  # replies longer than this lose points
                  weight: float = 1.0, name: str | None = None):
         super().__init__(weight, name)
-        if isinstance(min_words, bool) or not isinstance(min_words, int) or min_words < 1:
+        if not is_int(min_words) or min_words < 1:
             raise ValueError(f"min_words must be an int >= 1, got {min_words!r}")
-        if not isinstance(max_words, int) or max_words < min_words:
+        if not is_int(max_words) or max_words < min_words:
             raise ValueError(f"max_words must be an int >= min_words ({min_words}), got {max_words!r}")
         self.min_words, self.max_words = min_words, max_words
 
@@ -310,8 +312,10 @@ class EmpathyReward(HeuristicReward):
 
 # %% ../../nbs/02_core.reward.ipynb #0d965d7e
 def _weighted_sum(scores: list[float], weights: list[float]) -> float:
-    "Weighted sum divided by the sum of absolute weights."
-    return sum(w * s for w, s in zip(weights, scores)) / sum(abs(w) for w in weights)
+    "Weighted sum divided by the sum of absolute weights, scaled first so that no sum overflows."
+    scale = max(abs(w) for w in weights)  # > 0: `_checked_weights` refuses all-zero weights
+    ws = [w / scale for w in weights]  # each in [-1, 1]: same ratios, so the same score
+    return sum(w * s for w, s in zip(ws, scores)) / sum(abs(w) for w in ws)
 
 def _mean(scores: list[float], weights: list[float]) -> float:
     "Plain mean; the weights are ignored."
@@ -331,7 +335,7 @@ def _checked_weights(
     if len(weights) != len(names):
         raise ValueError(f"weights has {len(weights)} values but there are {len(names)} reward functions "
                          f"({', '.join(names)}); give one weight per reward function")
-    out = [_finite_float(w, f"weights[{i}] (for {n})") for i, (w, n) in enumerate(zip(weights, names))]
+    out = [finite_float(w, f"weights[{i}] (for {n})") for i, (w, n) in enumerate(zip(weights, names))]
     for i, (w, n) in enumerate(zip(out, names)):
         if w < 0 and not allow_negative:
             raise ValueError(f"weights[{i}] (for {n}) is negative: {w}; pass allow_negative_weights=True to allow it")
@@ -356,7 +360,7 @@ class CompositeReward(RewardFunction):
     "Several rewards combined into one score (weighted sum normalised by the weights, mean, min or max)."
     def __init__(self,
                  reward_functions: Sequence[RewardFunction],  # the rewards to combine; their names must differ
-                 weights: Sequence[float] | None = None,  # one per reward; None takes each reward's `weight`
+                 weights: Sequence[float] | None = None,  # one per reward, for "weighted_sum"; None takes each reward's `weight`
                  aggregation: str = "weighted_sum",  # "weighted_sum", "mean", "min" or "max"
                  allow_negative_weights: bool = False,  # allow weights < 0 (weighted_sum then lies in [-1, 1])
                  weight: float = 1.0,  # this composite's own weight, when nested in another
@@ -366,6 +370,10 @@ class CompositeReward(RewardFunction):
         names = [f.name for f in self.reward_functions]
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {aggregation!r}; expected one of {', '.join(AGGREGATIONS)}")
+        if weights is not None and aggregation != "weighted_sum":
+            raise ValueError(f"weights={weights!r} would be ignored: aggregation {aggregation!r} uses no weights; "
+                             "drop weights= or use aggregation='weighted_sum'")
+        check(isinstance(allow_negative_weights, bool), "CompositeReward", "allow_negative_weights", allow_negative_weights, "True or False")
         self.aggregation = aggregation
         self.weights = _checked_weights([f.weight for f in self.reward_functions] if weights is None else weights,
                                         names, allow_negative_weights)
@@ -441,7 +449,7 @@ def _checked_facts(facts) -> list[str]:
         raise ValueError(f"communicate_info must be a non-empty list of str, got {facts!r}")
     out = []
     for i, f in enumerate(facts):
-        if isinstance(f, (int, float)) and not isinstance(f, bool): f = str(f)
+        if is_real(f): f = str(f)  # a finite number; NaN and inf fall through to the error
         if not isinstance(f, str) or not f.strip():
             raise ValueError(f"communicate_info[{i}] must be a non-empty str, got {f!r}")
         if f not in out: out.append(f)

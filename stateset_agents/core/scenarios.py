@@ -20,9 +20,11 @@ __all__ = ['SPLITS', 'STORE', 'SYSTEM_PROMPTS', 'TAU2_DOMAINS', 'TAU2_SOURCE', '
 SPLITS = ("train", "test")  # the values of `Scenario.split`
 
 def _check_str_list(name: str, value: Any) -> list[str]:
-    "`value` as a list of strings, or a ValueError naming the field `name`."
+    "`value` as a list of non-blank strings, or a ValueError naming the field `name` (and the blank item)."
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"Scenario.{name} must be a list of strings, got {value!r}")
+    for i, v in enumerate(value):
+        if not v.strip(): raise ValueError(f"Scenario.{name}[{i}] must be a non-empty string, got {v!r}")
     return list(value)
 
 # %% ../../nbs/05_core.scenarios.ipynb #ee39b875
@@ -274,10 +276,12 @@ def tau2_customer_brief(
     persona: str | None = None,  # user_scenario.persona, if any
 ) -> str:  # the brief for a simulated customer
     "Render τ²-bench user instructions as a customer brief, one headed section per non-empty field."
+    if not isinstance(instructions, dict): raise ValueError(f"τ²-bench instructions must be a dict, got {type(instructions).__name__}: {instructions!r}")
     sections = [f"Persona:\n{persona.strip()}"] if persona else []
     for key, heading in TAU2_BRIEF_FIELDS.items():
-        text = (instructions.get(key) or "").strip()
-        if text: sections.append(f"{heading}:\n{text}")
+        text = instructions.get(key) or ""
+        if not isinstance(text, str): raise ValueError(f"τ²-bench instructions[{key!r}] must be a str or None, got {text!r}")
+        if text.strip(): sections.append(f"{heading}:\n{text.strip()}")
     if not sections: raise ValueError(f"τ²-bench instructions have none of {list(TAU2_BRIEF_FIELDS)}: {instructions!r}")
     return "\n\n".join(sections)
 
@@ -311,6 +315,7 @@ def tau2_opening_message(
     reason_for_call: str,  # a task's user_scenario.instructions.reason_for_call
 ) -> str:  # a plain first customer message
     "A greeting plus the first sentence of `reason_for_call`, in the first person."
+    if not isinstance(reason_for_call, str): raise ValueError(f"reason_for_call must be a str, got {type(reason_for_call).__name__}: {reason_for_call!r}")
     text = reason_for_call.strip().lstrip(".,;: ").strip()
     if not text: raise ValueError(f"reason_for_call is empty: {reason_for_call!r}")
     paragraph = re.sub(r"[ \t]+", " ", text.split("\n\n")[0])  # first paragraph, single spaces

@@ -4,12 +4,13 @@
 
 # %% ../../nbs/01_core.trajectory.ipynb #92e3463f
 from __future__ import annotations
-import contextlib, json, math, os, shutil, tempfile
+import json, os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
 from uuid import uuid4
 from fastcore.basics import patch
+from .checks import atomic_write_text, finite_float
 
 # %% auto #0
 __all__ = ['ROLES', 'TURN_FIELDS', 'TRAJECTORY_FIELDS', 'ConversationTurn', 'MultiTurnTrajectory', 'save_trajectories',
@@ -17,16 +18,6 @@ __all__ = ['ROLES', 'TURN_FIELDS', 'TRAJECTORY_FIELDS', 'ConversationTurn', 'Mul
 
 # %% ../../nbs/01_core.trajectory.ipynb #de3c93c4
 ROLES = ("system", "user", "assistant", "tool")  # the roles a turn may have, as in chat templates
-
-def _finite_float(
-    value,  # the value to check
-    what: str,  # its name, for the error message
-) -> float:  # `value` as a float
-    "`value` as a float, or a `ValueError` naming `what` when it is not a finite real number."
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{what} must be a number, got {type(value).__name__}: {value!r}")
-    if not math.isfinite(value): raise ValueError(f"{what} must be finite, got {value!r}")
-    return float(value)
 
 # %% ../../nbs/01_core.trajectory.ipynb #4a31c714
 def _token_id_list(
@@ -39,6 +30,18 @@ def _token_id_list(
         if isinstance(t, bool) or not isinstance(t, int) or t < 0:
             raise ValueError(f"token_ids[{i}] must be a non-negative int, got {t!r}")
     return list(token_ids)
+
+# %% ../../nbs/01_core.trajectory.ipynb #c52ee937
+def _utf8_text(
+    text: str,  # a message's text
+    what: str,  # its name, for the error message
+) -> str:  # `text`, unchanged
+    "`text`, or a `ValueError` naming `what` when it holds a lone surrogate (not valid Unicode, so never UTF-8)."
+    try: text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{what} holds a lone surrogate {text[e.start]!r} at index {e.start}: not valid Unicode "
+                         "text, so it cannot be saved as UTF-8") from None
+    return text
 
 # %% ../../nbs/01_core.trajectory.ipynb #71e852bd
 def _check_keys(
@@ -58,16 +61,20 @@ def _check_keys(
 class ConversationTurn:
     "One message of a conversation, with its reward and sampled token ids."
     role: str  # who speaks: "system", "user", "assistant" or "tool"
-    content: str  # the message text
-    reward: float | None = None  # the reward given right after this turn (assistant turns), if any
-    token_ids: list[int] | None = None  # ids the policy sampled for this turn (assistant turns), for training
+    content: str  # the message text (may be empty)
+    reward: float | None = None  # the reward given right after this turn; assistant turns only
+    token_ids: list[int] | None = None  # ids the policy sampled for this turn, for training; assistant turns only
     metadata: dict = field(default_factory=dict)  # anything else: tool name, latency, finish reason, ...
 
     def __post_init__(self):
         if self.role not in ROLES: raise ValueError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
         if not isinstance(self.content, str):
             raise ValueError(f"content must be a str, got {type(self.content).__name__}: {self.content!r}")
-        if self.reward is not None: self.reward = _finite_float(self.reward, "reward")
+        _utf8_text(self.content, "content")
+        for name in ("reward", "token_ids"):
+            if self.role != "assistant" and getattr(self, name) is not None:
+                raise ValueError(f"a {self.role} turn has {name}={getattr(self, name)!r}: only assistant turns carry a reward or token ids")
+        if self.reward is not None: self.reward = finite_float(self.reward, "reward")
         if self.token_ids is not None: self.token_ids = _token_id_list(self.token_ids)
         if not isinstance(self.metadata, dict):
             raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}: {self.metadata!r}")
@@ -111,22 +118,27 @@ class MultiTurnTrajectory:
         if not isinstance(self.turn_rewards, (list, tuple)):
             raise ValueError(f"turn_rewards must be a list, got {type(self.turn_rewards).__name__}")
         self.turns = list(self.turns)
-        self.turn_rewards = [_finite_float(r, f"turn_rewards[{i}]") for i, r in enumerate(self.turn_rewards)]
-        self.total_reward = _finite_float(self.total_reward, "total_reward")
+        self.turn_rewards = [finite_float(r, f"turn_rewards[{i}]") for i, r in enumerate(self.turn_rewards)]
+        self.total_reward = finite_float(self.total_reward, "total_reward")
         self._check_rest()
 
 # %% ../../nbs/01_core.trajectory.ipynb #83c35682
 @patch
 def _check_rest(self: MultiTurnTrajectory) -> None:
-    "Check the reward count, `metadata` and `trajectory_id`."
-    n = sum(t.role == "assistant" for t in self.turns)
-    if self.turn_rewards and len(self.turn_rewards) != n:
-        raise ValueError(f"turn_rewards has {len(self.turn_rewards)} values but the trajectory has {n} "
-                         "assistant turns; give one reward per assistant turn, or none")
-    if not isinstance(self.metadata, dict):
-        raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}: {self.metadata!r}")
+    "Check `trajectory_id`, `metadata`, and that rewards sit on assistant turns, one per turn."
     if not isinstance(self.trajectory_id, str) or not self.trajectory_id:
         raise ValueError(f"trajectory_id must be a non-empty str, got {self.trajectory_id!r}")
+    if not isinstance(self.metadata, dict):
+        raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}: {self.metadata!r}")
+    where = f"trajectory {self.trajectory_id!r}"
+    for i, t in enumerate(self.turns):
+        if t.role != "assistant" and (t.reward is not None or t.token_ids is not None):
+            raise ValueError(f"{where}: turns[{i}] is a {t.role} turn with reward={t.reward!r}, token_ids={t.token_ids!r}; "
+                             "only assistant turns carry a reward or token ids")
+    n = sum(t.role == "assistant" for t in self.turns)
+    if self.turn_rewards and len(self.turn_rewards) != n:
+        raise ValueError(f"{where}: turn_rewards has {len(self.turn_rewards)} values but the trajectory has {n} "
+                         "assistant turns; give one reward per assistant turn, or none")
 
 # %% ../../nbs/01_core.trajectory.ipynb #c90fc317
 @patch(as_prop=True)
@@ -164,42 +176,15 @@ def from_dict(
     cls: MultiTurnTrajectory,
     d: dict,  # a dict made by `MultiTurnTrajectory.to_dict` (`turns` is required)
 ) -> MultiTurnTrajectory:
-    "A trajectory from a dict, with a `ValueError` naming the bad key or value (and the turn it is in)."
+    "A trajectory from a dict, with a `ValueError` naming the bad key or value (and the trajectory and turn it is in)."
     _check_keys(d, required=("turns",), allowed=TRAJECTORY_FIELDS)
     if not isinstance(d["turns"], list): raise ValueError(f"turns must be a list, got {type(d['turns']).__name__}")
+    where = f"trajectory {d['trajectory_id']!r}, " if isinstance(d.get("trajectory_id"), str) else ""
     turns = []
     for i, t in enumerate(d["turns"]):
         try: turns.append(ConversationTurn.from_dict(t))
-        except ValueError as e: raise ValueError(f"turns[{i}]: {e}") from e
+        except ValueError as e: raise ValueError(f"{where}turns[{i}]: {e}") from e
     return cls(**{**d, "turns": turns})
-
-# %% ../../nbs/01_core.trajectory.ipynb #8cfa9719
-def _atomic_write_text(
-    path: Path,  # the file to write (its folder is created if missing)
-    text: str,  # the whole new content
-) -> None:
-    "Write `text` to `path` so readers see the old file or the new one, never half of one."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644  # mkstemp files are 0o600
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text); f.flush(); os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
-        raise
-
-def _atomic_replace_dir(
-    tmp: Path,  # a finished folder, on the same filesystem as `final`
-    final: Path,  # where it goes (an existing folder there is replaced)
-) -> None:
-    "Move folder `tmp` to `final` so that at every moment one complete folder (old or new) is at `final` or beside it."
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists(): os.replace(final, old)  # a rename: the old folder stays whole until the new one is in place
-    os.replace(tmp, final)
-    if old.exists(): shutil.rmtree(old)
 
 # %% ../../nbs/01_core.trajectory.ipynb #0a7fe7ea
 def _to_jsonl_line(
@@ -211,6 +196,7 @@ def _to_jsonl_line(
         raise TypeError(f"trajectories[{i}] must be a MultiTurnTrajectory, got {type(traj).__name__}")
     try:
         line = json.dumps(traj.to_dict(), ensure_ascii=False, allow_nan=False)
+        _utf8_text(line, "its JSON")  # a lone surrogate in metadata would fail mid-write otherwise
         if MultiTurnTrajectory.from_dict(json.loads(line)) != traj:
             raise ValueError("it would not load back equal: its metadata holds values JSON changes "
                              "(tuples, sets, non-string keys)")
@@ -227,18 +213,37 @@ def save_trajectories(
     if isinstance(trajectories, MultiTurnTrajectory): trajectories = [trajectories]
     path = Path(path)
     lines = [_to_jsonl_line(t, i) for i, t in enumerate(trajectories)]  # all checked before writing
-    _atomic_write_text(path, "".join(line + "\n" for line in lines))
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
     return path
 
 # %% ../../nbs/01_core.trajectory.ipynb #73048155
+def _refuse_constant(name: str):
+    "Refuse `NaN`, `Infinity` and `-Infinity`, which Python's `json` reads by default but JSON does not have."
+    raise ValueError(f"{name} is not valid JSON")
+
+def _unique_keys(
+    pairs: list[tuple[str, object]],  # an object's (key, value) pairs, in file order
+) -> dict:  # the object
+    "A JSON object as a dict, refusing a key given twice (`json` would keep the last without a word)."
+    d = {}
+    for k, v in pairs:
+        if k in d: raise ValueError(f"key {k!r} appears twice in one object")
+        d[k] = v
+    return d
+
 def _parse_jsonl_line(
-    line: str,  # one line of the file
+    raw: bytes,  # one line of the file, as read
     path: Path,  # the file, for the error message
     n: int,  # the line number, from 1
 ) -> MultiTurnTrajectory:
     "One JSONL line as a trajectory, or a `ValueError` naming the file, line number and problem."
-    try: d = json.loads(line)
+    try: line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}, line {n}: invalid UTF-8 at byte {e.start + 1} of the line "
+                         f"({raw[e.start:e.start + 1]!r}): the file must be UTF-8 text") from None
+    try: d = json.loads(line, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as e: raise ValueError(f"{path}, line {n}: bad JSON: {e.msg} (column {e.colno})") from e
+    except ValueError as e: raise ValueError(f"{path}, line {n}: bad JSON: {e}") from e
     try: return MultiTurnTrajectory.from_dict(d)
     except (TypeError, ValueError) as e: raise ValueError(f"{path}, line {n}: {e}") from e
 
@@ -247,5 +252,5 @@ def load_trajectories(
 ) -> list[MultiTurnTrajectory]:  # the trajectories, in file order
     "Load the trajectories of a JSONL file, one per line."
     path = Path(path)
-    with open(path, encoding="utf-8") as f:  # iterating splits on "\n" only, unlike str.splitlines
-        return [_parse_jsonl_line(line, path, n) for n, line in enumerate(f, 1) if line.strip()]
+    with open(path, "rb") as f:  # bytes, split on b"\n" only (unlike str.splitlines); each line decoded alone
+        return [_parse_jsonl_line(raw, path, n) for n, raw in enumerate(f, 1) if raw.strip()]

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/21_training.base_trainer.ipynb #859212b7
 from __future__ import annotations
-import copy, json, math, os, random, shutil, tempfile, time
+import copy, json, math, os, pickle, random, shutil, tempfile, time
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Any
@@ -16,112 +16,25 @@ from safetensors.torch import save_file, load_file
 from ..core.agent import AgentConfig, MultiTurnAgent
 from ..core.async_utils import run_sync
 from ..core.environment import ConversationEnvironment
-from ..core.models import DEFAULT_POLICY, load_causal_lm
+from ..core.models import load_causal_lm
 from ..core.reward import create_customer_service_reward
 from ..core.scenarios import Scenario, customer_service_scenarios
-from ..core.trajectory import MultiTurnTrajectory, _atomic_replace_dir
-from .losses import IMPORTANCE_LEVELS, LOSS_TYPES, SCALES, group_advantages, policy_loss
-from ..utils.advanced_dashboard import should_skip_step
+from ..core.trajectory import MultiTurnTrajectory
+from ..utils.inspector import ConversationView, conversation_view
+from ..core.checks import (atomic_replace_dir, atomic_write_text, check, fault_point, fsync_dir, is_int, is_real,
+                                         json_safe, recover_dir, run_lock)
+from .config import BaseTrainerConfig, BOOL_RULE, CONFIG_RULES, int_rule, real_rule  # the config lives in its own chapter
+from .losses import group_advantages, policy_loss
+from .task import (build_environment, calibration_state, frozen_calibration, load_calibration_state,
+                                           run_scenarios, with_check, CHECK_NAME)
+from ..utils.health import should_skip_step
 
 # %% auto #0
-__all__ = ['LR_SCHEDULES', 'REWARD_MODES', 'BaseTrainerConfig', 'BaseModelManager', 'TrainingRow', 'trajectory_rows',
-           'create_response_mask', 'collate_rows', 'completion_logps', 'RolloutBatch', 'BaseTrajectoryGenerator',
-           'compute_group_advantages', 'normalize_advantages', 'lr_multiplier', 'default_threads', 'BaseTrainer',
-           'rollout_metrics']
-
-# %% ../../nbs/21_training.base_trainer.ipynb #06c26a6b
-LR_SCHEDULES = ("constant", "linear", "cosine")
-REWARD_MODES = ("final", "per_turn")
-
-@dataclass
-class BaseTrainerConfig:
-    "Options shared by every trainer."
-    # -- model
-    model_name: str = DEFAULT_POLICY  # policy: built-in name ("SmolLM2-135M-Instruct", "tiny"), hub id or local folder
-    use_lora: bool = True  # train LoRA adapters (peft) instead of all weights; the reference is the adapter disabled
-    lora_r: int = 16  # LoRA rank
-    lora_alpha: int = 32  # LoRA scale numerator (scale = alpha / r)
-    lora_dropout: float = 0.0  # dropout on the LoRA path; 0 keeps updates deterministic
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])  # layers that get adapters
-    bf16: bool = False  # train in bfloat16 (GPU); float32 otherwise, the right choice on CPU
-    # -- generation (rollouts)
-    num_generations: int = 4  # G: completions per scenario, a group; at least 2 (TRL: num_generations)
-    prompts_per_step: int = 2  # scenarios per step; a step samples prompts_per_step * G conversations
-    max_turns: int = 1  # agent turns per conversation (1: single-turn GRPO)
-    temperature: float = 1.0  # sampling temperature, also used for the log-probs (as TRL)
-    top_p: float = 1.0  # nucleus sampling mass
-    max_completion_length: int = 48  # cap on each agent reply, in tokens
-    reward_mode: str = "final"  # "final": a conversation's total reward for all its turns; "per_turn": each turn's own
-    # -- optimisation
-    learning_rate: float = 3e-4  # AdamW learning rate (LoRA wants far more than full fine-tuning's 1e-6)
-    weight_decay: float = 0.0  # AdamW weight decay
-    lr_scheduler_type: str = "linear"  # "constant", "linear" (decay to 0) or "cosine"
-    warmup_steps: int = 0  # optimizer steps of linear warmup
-    max_grad_norm: float = 1.0  # gradient clipping by global norm; 0 disables
-    max_steps: int = 50  # training steps; each step is one rollout batch (the default run: ~11 min on 2 CPU cores)
-    num_iterations: int = 1  # optimizer steps per rollout batch (mu in the GRPO paper); > 1 makes clipping act
-    # -- loss
-    loss_type: str = "grpo"  # "grpo", "bnpo", "dr_grpo" or "dapo" (see the losses chapter)
-    importance_level: str = "token"  # "token", or "sequence" (GSPO)
-    epsilon: float = 0.2  # lower clip range
-    epsilon_high: float | None = None  # upper clip range; None = epsilon (DAPO: 0.28)
-    delta: float | None = None  # two-sided clipping bound, or None
-    beta: float = 0.0  # KL penalty weight; 0 skips the reference forward pass
-    kl_bias_correction: bool = True  # TRL's use_bias_correction_kl
-    scale_rewards: str = "group"  # advantage scaling: "group", "batch" or "none"
-    # -- bookkeeping
-    logging_steps: int = 1  # call callbacks with metrics every this many steps
-    save_steps: int = 0  # checkpoint every this many steps (0: only at the end)
-    seed: int = 0  # seeds sampling, scenario order and LoRA init
-    output_dir: str = "runs/grpo"  # metrics.jsonl and checkpoints go here
-    torch_threads: int | None = None  # torch CPU threads; None: 1 on machines with 2 cores or fewer, else torch's default
-
-    def __post_init__(self): self.validate()
-
-# %% ../../nbs/21_training.base_trainer.ipynb #57280c04
-def _need(ok: bool, name: str, value, rule: str):
-    "Raise a ValueError naming the field, its value and the rule it breaks."
-    if not ok: raise ValueError(f"BaseTrainerConfig.{name}={value!r} is invalid: {rule}")
-
-def _is_int(x) -> bool: return isinstance(x, int) and not isinstance(x, bool)
-
-@patch
-def validate(self: BaseTrainerConfig):
-    "Check every field; raise a ValueError naming the first bad one."
-    _need(isinstance(self.model_name, str) and bool(self.model_name), "model_name", self.model_name, "a non-empty model name")
-    _need(_is_int(self.num_generations) and self.num_generations >= 2, "num_generations", self.num_generations,
-          "GRPO compares completions within a group, so it needs at least 2 per scenario")
-    for name in ("prompts_per_step", "max_turns", "max_completion_length", "max_steps", "num_iterations", "logging_steps", "lora_r"):
-        _need(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, getattr(self, name), "an integer >= 1")
-    for name in ("warmup_steps", "save_steps"):
-        _need(_is_int(getattr(self, name)) and getattr(self, name) >= 0, name, getattr(self, name), "an integer >= 0")
-    _need(isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
-    _need(self.epsilon > 0, "epsilon", self.epsilon, "the clip range must be > 0")
-    _need(self.epsilon_high is None or self.epsilon_high > 0, "epsilon_high", self.epsilon_high, "None or > 0")
-    _need(self.delta is None or self.delta > 1, "delta", self.delta, "None or > 1 (a bound on the ratio)")
-    _need(self.beta >= 0, "beta", self.beta, "the KL weight must be >= 0")
-    _need(self.temperature > 0, "temperature", self.temperature, "must be > 0 (log-probs divide by it)")
-    _need(0 < self.top_p <= 1, "top_p", self.top_p, "in (0, 1]")
-    _need(0 <= self.lora_dropout < 1, "lora_dropout", self.lora_dropout, "in [0, 1)")
-    _need(self.max_grad_norm >= 0, "max_grad_norm", self.max_grad_norm, ">= 0 (0 disables clipping)")
-    _need(self.torch_threads is None or (_is_int(self.torch_threads) and self.torch_threads >= 1), "torch_threads", self.torch_threads, "None or >= 1")
-    for name, allowed in (("loss_type", LOSS_TYPES), ("importance_level", IMPORTANCE_LEVELS), ("scale_rewards", SCALES),
-                          ("lr_scheduler_type", LR_SCHEDULES), ("reward_mode", REWARD_MODES)):
-        _need(getattr(self, name) in allowed, name, getattr(self, name), f"one of {allowed}")
-
-# %% ../../nbs/21_training.base_trainer.ipynb #e917cb98
-@patch
-def to_dict(self: BaseTrainerConfig) -> dict:
-    "The config as a JSON-ready dict."
-    return asdict(self)
-
-@patch(cls_method=True)
-def from_dict(cls: BaseTrainerConfig, d: dict):
-    "A config from `to_dict`'s output; unknown keys are an error."
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown: raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(known)}")
-    return cls(**d)
+__all__ = ['RUN_FILES', 'BaseModelManager', 'TrainingRow', 'trajectory_rows', 'create_response_mask', 'collate_rows',
+           'completion_logps', 'RolloutBatch', 'BaseTrajectoryGenerator', 'turn_returns', 'turn_advantages',
+           'inspect_conversation', 'compute_group_advantages', 'normalize_advantages', 'lr_multiplier',
+           'default_threads', 'BaseTrainer', 'rollout_metrics', 'claim_output_dir', 'checkpoint_step',
+           'rewind_output_dir', 'read_checkpoint']
 
 # %% ../../nbs/21_training.base_trainer.ipynb #f33db3b3
 class BaseModelManager:
@@ -211,7 +124,7 @@ def collate_rows(rows: list[TrainingRow], pad_id: int) -> dict[str, torch.Tensor
     attention_mask = torch.cat([prompt_mask, completion_mask.long()], 1)  # (B, P + C)
     return {"input_ids": torch.cat([torch.tensor(prompts), torch.tensor(comps)], 1), "attention_mask": attention_mask,
             "position_ids": (attention_mask.cumsum(1) - 1).clamp(min=0), "completion_ids": torch.tensor(comps),
-            "completion_mask": completion_mask}
+            "completion_mask": completion_mask, "sequence_ids": torch.tensor([r.episode for r in rows])}
 
 # %% ../../nbs/21_training.base_trainer.ipynb #ba4988ca
 def _token_logps(
@@ -298,19 +211,49 @@ class BaseTrajectoryGenerator:
         picked = [pool[rng.randrange(len(pool))] for _ in range(self.config.prompts_per_step)]
         return [s for s in picked for _ in range(self.config.num_generations)]
 
+# %% ../../nbs/21_training.base_trainer.ipynb #471317fc
+def turn_returns(
+    scores: list[float],  # s_1..s_K: the conversation's reward after each agent turn (the environment's turn_rewards)
+    total: float,  # R: the reward of the whole conversation
+    gamma: float = 1.0,  # discount per agent turn (turn_gamma)
+) -> list[float]:  # G_1..G_K
+    "Each agent turn's discounted return: its own increment of the score plus the discounted increments after it."
+    increments = [b - a for a, b in zip([0.0] + scores[:-1], scores[:-1] + [total])]  # r_k; the last one runs to R
+    G, out = 0.0, []
+    for r in reversed(increments):
+        G = r + gamma * G
+        out.append(G)
+    return out[::-1]
+
+def turn_advantages(
+    returns: list[list[float]],  # G_{i,k} per conversation i; groups of `group_size` consecutive conversations
+    group_size: int,  # conversations per group
+    scale: str = "group",  # divide by the group's spread of returns ("group"), the batch's ("batch"), or not ("none")
+) -> list[list[float]]:  # A_{i,k}, shaped like `returns`
+    "Return minus the leave-one-out mean return, at the same turn, of the group's other conversations."
+    out = []
+    for start in range(0, len(returns), group_size):
+        group = returns[start:start + group_size]
+        for i, g in enumerate(group):
+            base = [[h[k] for j, h in enumerate(group) if j != i and len(h) > k] for k in range(len(g))]
+            out.append([G - (sum(b) / len(b) if b else 0.0) for G, b in zip(g, base)])
+    if scale == "none": return out
+    def spread(rets): return torch.tensor([x for r in rets for x in r]).std().nan_to_num(0.0).item() + 1e-4
+    if scale == "batch": s = spread(returns); return [[a / s for a in row] for row in out]
+    spreads = [spread(returns[i - i % group_size:i - i % group_size + group_size]) for i in range(len(returns))]
+    return [[a / s for a in row] for row, s in zip(out, spreads)]
+
 # %% ../../nbs/21_training.base_trainer.ipynb #182ecb09
 @patch
 def advantages_for(self: BaseTrajectoryGenerator, trajs: list[MultiTurnTrajectory], rows: list[TrainingRow]) -> torch.Tensor:
-    "One advantage per row, from final or per-turn rewards, relative to the row's group."
+    "One advantage per row: the group-relative total reward (final), or the turn's return against its group (per_turn)."
     c, G = self.config, self.config.num_generations
     if c.reward_mode == "final":
         adv = group_advantages(torch.tensor([t.total_reward for t in trajs]), G, c.scale_rewards)  # (n * G,)
         return torch.stack([adv[r.episode] for r in rows])
-    K = max(len(t.turn_rewards) for t in trajs)
-    per_turn = torch.full((len(trajs), K), float("nan"))  # (n * G, K); NaN where a conversation had no turn k
-    for i, t in enumerate(trajs): per_turn[i, :len(t.turn_rewards)] = torch.tensor(t.turn_rewards)
-    adv = torch.stack([group_advantages(per_turn[:, k].contiguous(), G, c.scale_rewards) for k in range(K)], 1)  # (n * G, K)
-    return torch.stack([adv[r.episode, r.turn] for r in rows])
+    returns = [turn_returns(t.turn_rewards, t.total_reward, c.turn_gamma) for t in trajs]
+    adv = turn_advantages(returns, G, c.scale_rewards)
+    return torch.tensor([adv[r.episode][r.turn] for r in rows])
 
 @patch
 def generate(self: BaseTrajectoryGenerator, step: int) -> RolloutBatch:
@@ -322,6 +265,28 @@ def generate(self: BaseTrajectoryGenerator, step: int) -> RolloutBatch:
     rewards = torch.tensor([t.total_reward for t in trajs])
     return RolloutBatch(trajs, rows, rewards, self.advantages_for(trajs, rows), time.perf_counter() - t0,
                         groups_sampled=len(trajs) // self.config.num_generations)
+
+# %% ../../nbs/21_training.base_trainer.ipynb #e031e15a
+def inspect_conversation(
+    agent: MultiTurnAgent,  # the agent that played it (its tokenizer and chat template)
+    model,  # the policy whose log-probabilities to show
+    rb: RolloutBatch,  # a rollout batch
+    episode: int = 0,  # which of its conversations
+    temperature: float = 1.0,  # the sampling temperature (log-probs are tempered as in the loss)
+) -> ConversationView:  # render it with `render_text`, `render_html` or `inspector_widget`
+    "One conversation of a rollout batch as training sees it: trained tokens, log-probs, rewards, advantages, checks."
+    picked = [(i, r) for i, r in enumerate(rb.rows) if r.episode == episode]
+    if not picked: raise ValueError(f"episode {episode} has no agent turns in this batch of {len(rb.trajectories)} conversations")
+    rows = [r for _, r in picked]
+    model.eval()
+    with torch.no_grad(): lp = completion_logps(model, collate_rows(rows, agent.tokenizer.pad_token_id), temperature)  # (n, C)
+    traj = rb.trajectories[episode]
+    last = max(i for i, t in enumerate(traj.turns) if t.role == "assistant")
+    text = agent.tokenizer.apply_chat_template(agent.with_system(traj.messages[:last + 1]), tokenize=False, add_generation_prompt=False)
+    full = agent.tokenizer(text, add_special_tokens=False)["input_ids"]
+    rewards = [traj.turn_rewards[r.turn] if r.turn < len(traj.turn_rewards) else None for r in rows]
+    return conversation_view(full, [(r.prompt_ids, r.completion_ids) for r in rows], [lp[j, :len(r.completion_ids)].tolist() for j, r in enumerate(rows)],
+                             rewards, [rb.advantages[i].item() for i, _ in picked], lambda i: agent.tokenizer.decode([i]))
 
 # %% ../../nbs/21_training.base_trainer.ipynb #f8e34d12
 def compute_group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group") -> torch.Tensor:
@@ -364,13 +329,13 @@ class BaseTrainer:
     "Rollout -> rewards -> advantages -> loss -> optimizer step, with callbacks, checkpoints and exact resume."
     def __init__(self,
                  config: BaseTrainerConfig,  # every option of the run
-                 environment: ConversationEnvironment | None = None,  # default: built-in customer-service train scenarios
+                 environment: ConversationEnvironment | None = None,  # default: from the config's scenarios, reward and calibration
                  model=None, tokenizer=None,  # an already loaded policy (default: load config.model_name)
                  callbacks: list | None = None):  # objects with on_train_begin(total_steps), on_step(step, metrics), on_train_end()
         self.config = config
         torch.set_num_threads(default_threads(config.torch_threads))
-        self.environment = environment or ConversationEnvironment(customer_service_scenarios("train"), max_turns=config.max_turns,
-                                                                  reward_fn=create_customer_service_reward())
+        self.environment = environment or build_environment(config)  # the train split, the config's reward and calibration
+        self._eval_env = None  # built on the first evaluation
         self.manager = BaseModelManager(config)
         self.model, self.tokenizer = self.manager.load_model_and_tokenizer(model, tokenizer)
         self.agent = MultiTurnAgent(AgentConfig(model_name=config.model_name, temperature=config.temperature, top_p=config.top_p,
@@ -380,6 +345,7 @@ class BaseTrainer:
         self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
         self.callbacks, self.step, self.history = list(callbacks or []), 0, []
+        self.resumed_from: Path | None = None  # the checkpoint this trainer was restored from, if any
         torch.manual_seed(config.seed)
 
     def __repr__(self): return f"{type(self).__name__}(model={self.config.model_name!r}, loss_type={self.config.loss_type!r}, step={self.step})"
@@ -394,7 +360,7 @@ def loss_fn(self: BaseTrainer, batch: dict, advantages: torch.Tensor, old_logps,
     loss, metrics = policy_loss(logps, old_logps, advantages, batch["completion_mask"], ref_logps=ref_logps,
                                 loss_type=c.loss_type, importance_level=c.importance_level, epsilon=c.epsilon,
                                 epsilon_high=c.epsilon_high, delta=c.delta, beta=c.beta, kl_bias_correction=c.kl_bias_correction,
-                                max_completion_length=c.max_completion_length)
+                                max_completion_length=c.max_completion_length * c.max_turns, sequence_ids=batch["sequence_ids"])
     if "kl" in metrics: metrics["train/kl"] = metrics.pop("kl")  # TRL's `kl`, under our train/ namespace
     mask = batch["completion_mask"]
     metrics["train/entropy"] = ((entropy * mask).sum() / mask.sum().clamp(min=1)).item()
@@ -455,6 +421,7 @@ def train_step(self: BaseTrainer) -> dict[str, float]:
 @patch
 def train_on(self: BaseTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]:
     "The optimisation part of a step, on rollout batch `rb` (started at `t0`)."
+    self.last_rollout = rb  # for `inspect`
     batch = collate_rows(rb.rows, self.tokenizer.pad_token_id)
     old, ref = self.fixed_logps(batch)
     metrics = rollout_metrics(rb, self.config)
@@ -466,6 +433,50 @@ def train_on(self: BaseTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]
     self.step += 1
     return metrics
 
+@patch
+def inspect(self: BaseTrainer,
+            episode: int = 0,  # which conversation of the batch
+            rb: RolloutBatch | None = None,  # default: the last batch trained on
+            ) -> ConversationView:  # render with `render_text`, `render_html` or `inspector_widget`
+    "A conversation of the last (or a given) rollout batch as training sees it (see `inspect_conversation`)."
+    rb = rb or getattr(self, "last_rollout", None)
+    if rb is None: raise ValueError("nothing to inspect yet: train a step first, or pass a rollout batch")
+    return inspect_conversation(self.agent, self.model, rb, episode, self.config.temperature)
+
+# %% ../../nbs/21_training.base_trainer.ipynb #417e2173
+def _mean_sem(xs: list[float]) -> tuple[float, float]:
+    "Mean and standard error of the mean."
+    t = torch.tensor(xs, dtype=torch.float64)
+    return t.mean().item(), (t.std() / len(t) ** 0.5).item() if len(t) > 1 else 0.0
+
+@patch
+def evaluate(self: BaseTrainer,
+             samples_per_scenario: int | None = None,  # conversations per scenario (default: config.eval_samples)
+             seed: int = 1234,  # sampling seed, the same at every evaluation
+             scenarios: list | None = None,  # default: the config's eval split of its scenarios
+             ) -> dict[str, float]:  # eval/reward (and eval/check_reward) with standard errors
+    "Mean total reward of the current policy on held-out scenarios; changes nothing in the training run."
+    c = self.config
+    if scenarios is not None or self._eval_env is None:
+        env = ConversationEnvironment(scenarios or run_scenarios(c, c.eval_split), max_turns=c.max_turns,
+                                      customer=self.environment.customer, reward_fn=with_check(self.environment.reward_fn, c.check_reward))
+        if scenarios is not None: return self._evaluate_in(env, samples_per_scenario or c.eval_samples, seed)
+        self._eval_env = env
+    return self._evaluate_in(self._eval_env, samples_per_scenario or c.eval_samples, seed)
+
+@patch
+def _evaluate_in(self: BaseTrainer, env: ConversationEnvironment, n: int, seed: int) -> dict[str, float]:
+    "Play every scenario of `env` `n` times with the current weights and summarise the rewards."
+    rng = (torch.get_rng_state(), random.getstate())
+    torch.manual_seed(seed); random.seed(seed); self.model.eval()
+    self.agent.model = self.manager.sampling_model()  # the current weights
+    with frozen_calibration(env.reward_fn): trajs = env.rollout_sync(self.agent, num_episodes=len(env.scenarios) * n)
+    torch.set_rng_state(rng[0]); random.setstate(rng[1])  # evaluation must not change the training run's random streams
+    out = dict(zip(("eval/reward", "eval/reward_sem"), _mean_sem([t.total_reward for t in trajs])), **{"eval/episodes": len(trajs)})
+    checks = [t.metadata.get("reward_breakdown", {}).get(CHECK_NAME) for t in trajs]
+    if self.config.check_reward and None not in checks: out.update(zip(("eval/check_reward", "eval/check_reward_sem"), _mean_sem(checks)))
+    return out
+
 # %% ../../nbs/21_training.base_trainer.ipynb #3d8cf5df
 @patch
 def _emit(self: BaseTrainer, event: str, *args):
@@ -474,25 +485,76 @@ def _emit(self: BaseTrainer, event: str, *args):
         fn = getattr(cb, event, None)
         if callable(fn): fn(*args)
 
+RUN_FILES = ("metrics.jsonl", "evaluation.json", "reward.html")  # what a run writes beside its checkpoint-* folders
+
+def claim_output_dir(
+    out: Path,  # the run's output folder (the caller holds its lock)
+    overwrite: bool = False,  # delete a previous run's files instead of refusing
+) -> None:
+    "Make sure a new run cannot mix with an old one in `out`: refuse, or with `overwrite` delete the old run's files."
+    out.mkdir(parents=True, exist_ok=True)
+    old = sorted(p for p in out.iterdir() if p.name in RUN_FILES or p.name.startswith("checkpoint-"))
+    if old and not overwrite:
+        names = ", ".join(p.name for p in old[:4]) + (", ..." if len(old) > 4 else "")
+        raise FileExistsError(f"{out} already holds a run ({names}); resume it (--resume {out}/checkpoint-N), "
+                              "pass --overwrite to replace it, or choose another --output-dir")
+    for p in old: shutil.rmtree(p) if p.is_dir() else p.unlink()
+    if old: fsync_dir(out)
+
+def checkpoint_step(
+    path: Path,  # a checkpoint folder
+) -> int | None:  # its step, or None when it has no readable trainer_state.json
+    "The step a checkpoint was saved at."
+    try: return int(json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError): return None
+
+def rewind_output_dir(
+    out: Path,  # the run's output folder (the caller holds its lock)
+    step: int,  # the step the run continues from
+) -> list[str]:  # the names of the checkpoints removed
+    "Remove the checkpoints in `out` saved after `step`: they belong to the continuation this run replaces."
+    later = []
+    for p in sorted(out.glob("checkpoint-*")):
+        saved = checkpoint_step(p)
+        if saved is None or saved > step: later.append(p)  # an unreadable one is rewritten by this run
+    for p in later: shutil.rmtree(p)
+    if later: fsync_dir(out)
+    return [p.name for p in later]
+
+def _metrics_line(metrics: dict) -> str:
+    "One line of metrics.jsonl: JSON with undefined values (NaN, inf) as null."
+    return json.dumps(json_safe(metrics), allow_nan=False) + "\n"
+
+# %% ../../nbs/21_training.base_trainer.ipynb #12fe6cff
 @patch
 def train(self: BaseTrainer,
           resume_from: str | Path | None = None,  # a checkpoint folder to continue from
           max_steps: int | None = None,  # stop after this many steps in total (default: config.max_steps)
+          overwrite: bool = False,  # a new run may delete a previous run's files in output_dir
           ) -> list[dict]:  # the metrics of every step run
-    "Train until `max_steps`, logging, checkpointing and calling callbacks."
-    if resume_from is not None: self.load_checkpoint(resume_from)
-    end = min(max_steps or self.config.max_steps, self.config.max_steps)
-    out = Path(self.config.output_dir); out.mkdir(parents=True, exist_ok=True)
-    self._emit("on_train_begin", self.config.max_steps)
-    with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
-        while self.step < end:
-            metrics = {"step": self.step + 1, **self.train_step()}
-            self.history.append(metrics)
-            log.write(json.dumps(metrics) + "\n"); log.flush()
-            if self.step % self.config.logging_steps == 0 or self.step == end: self._emit("on_step", self.step, metrics)
-            if self.config.save_steps and self.step % self.config.save_steps == 0: self.save_checkpoint(out / f"checkpoint-{self.step}")
-    if self.step == self.config.max_steps: self.save_checkpoint(out / "checkpoint-final")
-    self._emit("on_train_end")
+    "Train until `max_steps`, logging, checkpointing and calling callbacks; one run at a time per output folder."
+    out = Path(self.config.output_dir)
+    with run_lock(out):
+        recover_dir(out)  # first: a kill may have interrupted the last run anywhere
+        if resume_from is not None: self.load_checkpoint(resume_from)
+        end = min(max_steps or self.config.max_steps, self.config.max_steps)
+        if self.step >= end: raise ValueError(f"nothing to train: the run is at step {self.step} and max_steps is {end}; raise --max-steps to continue it")
+        in_place = self.step > 0 and (self.resumed_from is None or self.resumed_from.resolve().parent == out.resolve())
+        if in_place: rewind_output_dir(out, self.step)
+        else: claim_output_dir(out, overwrite)
+        atomic_write_text(out / "metrics.jsonl", "".join(_metrics_line(m) for m in self.history))  # steps 1..step, once each
+        self._emit("on_train_begin", self.config.max_steps)
+        with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
+            while self.step < end:
+                metrics = {"step": self.step + 1, **self.train_step()}
+                if self.config.eval_steps and self.step % self.config.eval_steps == 0: metrics.update(self.evaluate())
+                self.history.append(metrics)
+                log.write(_metrics_line(metrics)); log.flush(); os.fsync(log.fileno())
+                fault_point("train.logged")
+                if self.step % self.config.logging_steps == 0 or self.step == end: self._emit("on_step", self.step, metrics)
+                if self.config.save_steps and self.step % self.config.save_steps == 0: self.save_checkpoint(out / f"checkpoint-{self.step}")
+        if self.step == self.config.max_steps: self.save_checkpoint(out / "checkpoint-final")
+        self._emit("on_train_end")
     return self.history
 
 # %% ../../nbs/21_training.base_trainer.ipynb #607df0ea
@@ -502,29 +564,83 @@ def _trainable_state(model) -> dict[str, torch.Tensor]:
 
 @patch
 def save_checkpoint(self: BaseTrainer, path: str | Path) -> Path:
-    "Save weights, optimizer, scheduler, RNG states and progress to `path`, atomically."
+    "Save weights, optimizer, scheduler, RNG states and progress to `path`, atomically and synced to disk."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + ".partial-", dir=path.parent))
-    save_file(_trainable_state(self.model), str(tmp / "trainable.safetensors"))
-    torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()}, tmp / "state.pt")
-    (tmp / "trainer_state.json").write_text(json.dumps({"step": self.step, "config": self.config.to_dict(), "history": self.history}))
-    _atomic_replace_dir(tmp, path)
+    try:
+        save_file(_trainable_state(self.model), str(tmp / "trainable.safetensors"))
+        if self.config.use_lora:  # also a standard PEFT adapter folder: PeftModel.from_pretrained(base, path) loads it
+            self.model.peft_config["default"].base_model_name_or_path = self.config.model_name
+            self.model.save_pretrained(str(tmp))
+        fault_point("save_checkpoint.files")
+        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()}, tmp / "state.pt")
+        meta = {"step": self.step, "trainer": type(self).__name__, "config": self.config.to_dict(), "history": self.history,
+                "calibration": calibration_state(self.environment.reward_fn)}  # running reward normalisers, if any
+        (tmp / "trainer_state.json").write_text(json.dumps(json_safe(meta), allow_nan=False), encoding="utf-8")
+        atomic_replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
+
+def _read_part(path: Path, name: str, reader):
+    "Read file `name` of checkpoint `path` with `reader`; any failure is an error naming the file."
+    f = path / name
+    if not f.is_file(): raise FileNotFoundError(f"{path} is not a complete checkpoint: {name} is missing")
+    try: return reader(f)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{f} holds objects other than tensors and plain values; refusing to load it, since unpickling "
+                         f"them could run code ({str(e).splitlines()[0][:200]})") from None
+    except Exception as e:
+        raise ValueError(f"{f} is unreadable (truncated, or not written by stateset-agents): {type(e).__name__}: {str(e)[:200]}") from None
+
+def read_checkpoint(
+    path: str | Path,  # a folder written by `save_checkpoint`
+) -> dict:  # {"weights": {name: tensor}, "state": optimizer/scheduler/RNG states, "meta": step, trainer, config, history}
+    "Read and check every part of a checkpoint, touching no trainer; nothing in it can run code."
+    path = Path(path)
+    if not path.is_dir(): raise FileNotFoundError(f"checkpoint {path} does not exist (or is not a folder)")
+    meta = _read_part(path, "trainer_state.json", lambda f: json.loads(f.read_text(encoding="utf-8")))
+    if not (isinstance(meta, dict) and is_int(meta.get("step")) and meta["step"] >= 0 and isinstance(meta.get("config"), dict)
+            and isinstance(meta.get("history"), list)):
+        raise ValueError(f"{path / 'trainer_state.json'} lacks a step, config or history: not a trainer checkpoint")
+    weights = _read_part(path, "trainable.safetensors", lambda f: load_file(str(f)))
+    state = _read_part(path, "state.pt", lambda f: torch.load(f, weights_only=True, map_location="cpu"))
+    missing = sorted({"optimizer", "scheduler", "torch_rng", "python_rng"} - set(state if isinstance(state, dict) else ()))
+    if missing: raise ValueError(f"{path / 'state.pt'} lacks {missing}: not a trainer checkpoint")
+    return {"weights": weights, "state": state, "meta": meta}
+
+# %% ../../nbs/21_training.base_trainer.ipynb #a54d6755
+@patch
+def _restore(self: BaseTrainer, weights: dict, optimizer: dict, scheduler: dict, torch_rng, python_rng, step: int, history: list,
+             calibration: list):
+    "Put weights, optimizer and scheduler states, RNG states, reward normalisers and progress into this trainer."
+    params = dict(self.model.named_parameters())
+    with torch.no_grad():
+        for n, w in weights.items(): params[n].copy_(w)
+    self.optimizer.load_state_dict(optimizer); self.scheduler.load_state_dict(scheduler)
+    for group, base, lam in zip(self.optimizer.param_groups, self.scheduler.base_lrs, self.scheduler.lr_lambdas):
+        group["lr"] = base * lam(self.scheduler.last_epoch)  # this run's schedule (max_steps may have been raised), not the saved lr
+    self.scheduler._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+    torch.set_rng_state(torch_rng); random.setstate(python_rng)
+    load_calibration_state(self.environment.reward_fn, calibration)
+    self.step, self.history = step, history
 
 @patch
 def load_checkpoint(self: BaseTrainer, path: str | Path) -> None:
-    "Restore a checkpoint written by `save_checkpoint` into this trainer."
-    path = Path(path)
-    if not (path / "trainer_state.json").exists(): raise FileNotFoundError(f"{path} is not a checkpoint (no trainer_state.json)")
-    weights = load_file(str(path / "trainable.safetensors"))
-    params = dict(self.model.named_parameters())
-    missing = sorted(set(_trainable_state(self.model)) - set(weights))
-    if missing: raise ValueError(f"checkpoint {path} lacks trainable parameters {missing[:3]}...: was it saved with another LoRA config?")
-    with torch.no_grad():
-        for n, w in weights.items(): params[n].copy_(w)
-    state = torch.load(path / "state.pt", weights_only=False)  # our own file: optimizer state holds python objects
-    self.optimizer.load_state_dict(state["optimizer"]); self.scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"]); random.setstate(state["python_rng"])
-    meta = json.loads((path / "trainer_state.json").read_text())
-    self.step, self.history = meta["step"], meta["history"]
+    "Restore a checkpoint written by `save_checkpoint`; everything is checked first, and a failure restores nothing."
+    ck, ours = read_checkpoint(path), _trainable_state(self.model)
+    w = ck["weights"]
+    odd = sorted(set(ours) ^ set(w)) + sorted(n for n in set(ours) & set(w) if ours[n].shape != w[n].shape)
+    if odd: raise ValueError(f"checkpoint {path} does not fit this model: parameters {odd[:3]}{'...' if len(odd) > 3 else ''} "
+                             "are missing, extra or of another shape (saved with another model or LoRA config?)")
+    undo = (ours, copy.deepcopy(self.optimizer.state_dict()), copy.deepcopy(self.scheduler.state_dict()),
+            torch.get_rng_state(), random.getstate(), self.step, list(self.history), calibration_state(self.environment.reward_fn))
+    s = ck["state"]
+    try: self._restore(w, s["optimizer"], s["scheduler"], s["torch_rng"], tuple(s["python_rng"]), ck["meta"]["step"], ck["meta"]["history"],
+                           ck["meta"].get("calibration", []))
+    except Exception as e:
+        self._restore(*undo)
+        raise ValueError(f"checkpoint {path} does not fit this trainer ({type(e).__name__}: {str(e)[:200]}); nothing was restored") from None
+    self.resumed_from = Path(path)

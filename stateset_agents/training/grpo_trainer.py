@@ -12,51 +12,22 @@ from fastcore.basics import patch
 
 from ..core.async_utils import run_sync
 from .base_trainer import (BaseTrainer, BaseTrainerConfig, BaseTrajectoryGenerator, RolloutBatch,
-                                                   collate_rows, completion_logps, trajectory_rows, _need, _is_int)
+                                                   collate_rows, completion_logps, trajectory_rows)
+from .config import DAPOConfig, GRPOConfig, GSPOConfig  # defined in the configuration chapter
 
 # %% auto #0
-__all__ = ['GRPOConfig', 'GRPOTrainer', 'GSPOConfig', 'GSPOTrainer', 'DAPOConfig', 'overlong_penalty', 'DAPOTrajectoryGenerator',
-           'DAPOTrainer']
+__all__ = ['GRPOTrainer', 'GSPOTrainer', 'overlong_penalty', 'DAPOTrajectoryGenerator', 'DAPOTrainer']
 
 # %% ../../nbs/22_training.grpo_trainer.ipynb #e3a49a5e
-@dataclass
-class GRPOConfig(BaseTrainerConfig):
-    "GRPO: group-relative advantages, PPO clipping, per-sequence token mean."
-    loss_type: str = "grpo"  # per-sequence mean of token losses, then mean over sequences
-
 class GRPOTrainer(BaseTrainer):
     "GRPO (and Dr. GRPO with `loss_type='dr_grpo'`) on multi-turn conversations."
     def __init__(self, config: GRPOConfig | None = None, **kwargs): super().__init__(config or GRPOConfig(), **kwargs)
-
-@dataclass
-class GSPOConfig(BaseTrainerConfig):
-    "GSPO: one length-normalised importance ratio per sequence, clipped in a very narrow range."
-    importance_level: str = "sequence"  # geometric mean of the token ratios
-    epsilon: float = 3e-4  # the GSPO paper's lower clip range
-    epsilon_high: float | None = 4e-4  # the GSPO paper's upper clip range
 
 class GSPOTrainer(BaseTrainer):
     "GSPO: sequence-level importance sampling."
     def __init__(self, config: GSPOConfig | None = None, **kwargs): super().__init__(config or GSPOConfig(), **kwargs)
 
 # %% ../../nbs/22_training.grpo_trainer.ipynb #ee57a804
-@dataclass
-class DAPOConfig(BaseTrainerConfig):
-    "DAPO: token-mean loss, clip-higher, dynamic sampling and overlong reward shaping."
-    loss_type: str = "dapo"  # token mean over the whole batch
-    epsilon_high: float | None = 0.28  # clip-higher (DAPO paper)
-    dynamic_sampling: bool = True  # drop zero-variance groups and refill the batch
-    max_resample_rounds: int = 3  # extra rollout rounds allowed to refill the batch
-    overlong_buffer: int = 16  # L_cache: tokens before the cap where the length penalty ramps up; 0 disables
-    overlong_penalty: float = 1.0  # the penalty at the cap
-
-    def validate(self):
-        super().validate()
-        _need(_is_int(self.max_resample_rounds) and self.max_resample_rounds >= 0, "max_resample_rounds", self.max_resample_rounds, "an integer >= 0")
-        _need(_is_int(self.overlong_buffer) and 0 <= self.overlong_buffer < self.max_completion_length, "overlong_buffer",
-              self.overlong_buffer, f"an integer in [0, max_completion_length={self.max_completion_length})")
-        _need(self.overlong_penalty >= 0, "overlong_penalty", self.overlong_penalty, ">= 0")
-
 def overlong_penalty(length: int, max_length: int, buffer: int, factor: float = 1.0) -> float:
     "DAPO's soft penalty for a reply of `length` tokens under a cap of `max_length`."
     if buffer <= 0 or length <= max_length - buffer: return 0.0
@@ -65,14 +36,14 @@ def overlong_penalty(length: int, max_length: int, buffer: int, factor: float = 
 
 # %% ../../nbs/22_training.grpo_trainer.ipynb #4a6e7995
 def _shape_overlong(trajs, config: DAPOConfig) -> None:
-    "Add the overlong penalty to each agent turn's reward and, averaged, to the total."
+    "Penalise each overlong agent reply once: in the running scores from its turn on, and in the total."
     for t in trajs:
         pens = [overlong_penalty(len(turn.token_ids or []), config.max_completion_length, config.overlong_buffer, config.overlong_penalty)
                 for turn in t.assistant_turns]
         if not pens: continue
-        t.turn_rewards = [r + p for r, p in zip(t.turn_rewards, pens)]
-        t.total_reward += sum(pens) / len(pens)
-        t.metadata["overlong_penalty"] = sum(pens) / len(pens)
+        t.turn_rewards = [r + sum(pens[:k + 1]) for k, r in enumerate(t.turn_rewards)]  # a score after turn k carries turns 1..k's penalties
+        t.total_reward += sum(pens)
+        t.metadata["overlong_penalty"] = sum(pens)
 
 def _informative_groups(trajs, G: int) -> list[list]:
     "The groups (lists of G trajectories) whose total rewards are not all equal."

@@ -5,14 +5,13 @@
 # %% ../../nbs/20_training.losses.ipynb #b18aec09
 from __future__ import annotations
 import torch
+from .config import IMPORTANCE_LEVELS, LOSS_TYPES, SCALES  # the names the options accept
 
 # %% auto #0
-__all__ = ['SCALES', 'IMPORTANCE_LEVELS', 'AGGREGATORS', 'LOSS_TYPES', 'group_advantages', 'importance_weights',
-           'clipped_surrogate', 'k3_kl', 'clip_metrics', 'policy_loss']
+__all__ = ['AGGREGATORS', 'group_advantages', 'per_sequence', 'importance_weights', 'clipped_surrogate', 'k3_kl', 'clip_metrics',
+           'policy_loss']
 
 # %% ../../nbs/20_training.losses.ipynb #7a10052c
-SCALES = ("group", "batch", "none")  # what `group_advantages(scale=...)` accepts
-
 def _nanstd(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     "Unbiased standard deviation ignoring NaNs (NaN where fewer than two values)."
     n = (~x.isnan()).sum(dim) if dim is not None else (~x.isnan()).sum()
@@ -37,21 +36,30 @@ def group_advantages(
     return centred.reshape(-1).nan_to_num(nan=0.0)  # (B,); unscorable completions get no signal
 
 # %% ../../nbs/20_training.losses.ipynb #173b4a90
-IMPORTANCE_LEVELS = ("token", "sequence")
+def per_sequence(
+    x: torch.Tensor,  # (B,) one value per row
+    sequence_ids: torch.Tensor | None,  # (B,) the sequence (conversation) each row belongs to; None: each row is its own
+) -> tuple[torch.Tensor, torch.Tensor]:  # (S,) the sums per sequence, (B,) each row's sequence index into them
+    "Sum row values within each sequence: the rows of one multi-turn conversation count as one sequence."
+    if sequence_ids is None: return x, torch.arange(len(x), device=x.device)
+    _, inverse = torch.unique(sequence_ids, return_inverse=True)  # (B,) in 0..S-1
+    return torch.zeros(int(inverse.max()) + 1, dtype=x.dtype, device=x.device).index_add(0, inverse, x), inverse
 
 def importance_weights(
     per_token_logps: torch.Tensor,  # (B, T) current log-probs (differentiable)
     old_per_token_logps: torch.Tensor | None,  # (B, T) log-probs at sampling time; None = on-policy
     completion_mask: torch.Tensor,  # (B, T) 1 on completion tokens, 0 on padding
     level: str = "token",  # "token" (GRPO) or "sequence" (GSPO)
+    sequence_ids: torch.Tensor | None = None,  # (B,) rows with the same id form one sequence (a conversation's turns)
 ) -> torch.Tensor:  # (B, T) for token level, (B, 1) for sequence level
     "The importance ratio between the current and the sampling policy."
     if level not in IMPORTANCE_LEVELS: raise ValueError(f"importance_level must be one of {IMPORTANCE_LEVELS}, got {level!r}")
     old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
     log_ratio = (per_token_logps - old) * completion_mask  # (B, T); padding contributes nothing
     if level == "token": return log_ratio.exp()
-    lengths = completion_mask.sum(-1, keepdim=True).clamp(min=1)  # (B, 1)
-    return (log_ratio.sum(-1, keepdim=True) / lengths).exp()  # (B, 1)
+    sums, row_seq = per_sequence(log_ratio.sum(-1), sequence_ids)  # (S,), (B,)
+    lengths, _ = per_sequence(completion_mask.sum(-1), sequence_ids)  # (S,)
+    return (sums / lengths.clamp(min=1))[row_seq].exp().unsqueeze(1)  # (B, 1): every row of a sequence shares its ratio
 
 # %% ../../nbs/20_training.losses.ipynb #6d3a23b8
 def clipped_surrogate(
@@ -76,15 +84,19 @@ def k3_kl(
     return d.exp() - d - 1
 
 # %% ../../nbs/20_training.losses.ipynb #e844cbfc
-def _grpo(loss, mask, **_): return ((loss * mask).sum(-1) / mask.sum(-1).clamp(min=1)).mean()
+def _grpo(loss, mask, sequence_ids=None, **_):
+    sums, _ = per_sequence((loss * mask).sum(-1), sequence_ids)  # (S,) summed token losses per sequence
+    lengths, _ = per_sequence(mask.sum(-1), sequence_ids)  # (S,) tokens per sequence
+    return (sums / lengths.clamp(min=1)).mean()
 def _bnpo(loss, mask, **_): return (loss * mask).sum() / mask.sum().clamp(min=1)
 def _dapo(loss, mask, num_items=None, **_): return (loss * mask).sum() / (mask.sum().clamp(min=1) if num_items is None else num_items)
-def _dr_grpo(loss, mask, max_completion_length=None, **_):
+def _dr_grpo(loss, mask, max_completion_length=None, sequence_ids=None, **_):
     if max_completion_length is None: raise ValueError("loss_type='dr_grpo' needs max_completion_length (the configured cap, not the padded length)")
-    return (loss * mask).sum() / (loss.shape[0] * max_completion_length)
+    num_sequences = len(per_sequence(mask.sum(-1), sequence_ids)[0])
+    return (loss * mask).sum() / (num_sequences * max_completion_length)
 
 AGGREGATORS = {"grpo": _grpo, "bnpo": _bnpo, "dr_grpo": _dr_grpo, "dapo": _dapo}  # loss_type -> reduction
-LOSS_TYPES = tuple(AGGREGATORS)
+assert tuple(AGGREGATORS) == LOSS_TYPES, "the config's loss types and these functions must match"
 
 # %% ../../nbs/20_training.losses.ipynb #ffe12228
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> float:
@@ -118,6 +130,7 @@ def policy_loss(
     kl_bias_correction: bool = True,  # multiply the KL by the importance weight (TRL's use_bias_correction_kl)
     max_completion_length: int | None = None,  # Dr. GRPO's constant normaliser
     num_items: float | None = None,  # DAPO's normaliser: completion tokens in the whole generation batch
+    sequence_ids: torch.Tensor | None = None,  # (B,) the conversation of each row; its rows count as one sequence
 ) -> tuple[torch.Tensor, dict[str, float]]:  # (scalar loss, metrics)
     "The clipped policy loss of the GRPO family, with optional KL penalty, and its clip/KL metrics."
     if loss_type not in AGGREGATORS: raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
@@ -126,7 +139,7 @@ def policy_loss(
     if not eps_hi > 0: raise ValueError(f"epsilon_high must be > 0, got {epsilon_high!r}")
     if beta and ref_logps is None: raise ValueError(f"beta={beta} needs ref_logps (the reference policy's log-probs)")
     mask = mask.to(logps.dtype)
-    w = importance_weights(logps, old_logps, mask, importance_level)  # (B, T) or (B, 1)
+    w = importance_weights(logps, old_logps, mask, importance_level, sequence_ids)  # (B, T) or (B, 1)
     per_token_loss = clipped_surrogate(w, advantages, epsilon, eps_hi, delta).expand_as(logps)  # (B, T)
     metrics = clip_metrics(w.detach(), advantages, mask, epsilon, eps_hi)
     if beta:
@@ -134,5 +147,6 @@ def policy_loss(
         per_token_loss = per_token_loss + beta * kl
         metrics["kl"] = _masked_mean(kl.detach(), mask)
     elif ref_logps is not None: metrics["kl"] = _masked_mean(k3_kl(logps.detach(), ref_logps), mask)
-    loss = AGGREGATORS[loss_type](per_token_loss, mask, max_completion_length=max_completion_length, num_items=num_items)
+    loss = AGGREGATORS[loss_type](per_token_loss, mask, max_completion_length=max_completion_length, num_items=num_items,
+                                   sequence_ids=sequence_ids)
     return loss, metrics

@@ -14,8 +14,9 @@ from typing import Iterable, Sequence
 from fastcore.basics import patch
 from ..core.async_utils import run_sync
 from ..core.reward import RewardFunction, RewardResult, _checked
-from ..core.trajectory import MultiTurnTrajectory, _atomic_write_text, _finite_float
-from ..utils.advanced_dashboard import percentile
+from ..core.trajectory import MultiTurnTrajectory
+from ..core.checks import atomic_write_text, finite_float
+from ..utils.metrics import percentile
 
 # %% auto #0
 __all__ = ['PERCENTILES', 'METHODS', 'BUILTIN_REWARDS', 'RewardWindow', 'RewardStatistics', 'RewardNormalizer',
@@ -132,8 +133,8 @@ class RewardNormalizer:
         if on_nonfinite not in ("raise", "skip"):
             raise ValueError(f"on_nonfinite must be 'raise' or 'skip', got {on_nonfinite!r}")
         self.method, self.on_nonfinite = method, on_nonfinite
-        self.target_mean = _finite_float(target_mean, "target_mean")
-        self.target_std = _finite_float(target_std, "target_std")
+        self.target_mean = finite_float(target_mean, "target_mean")
+        self.target_std = finite_float(target_std, "target_std")
         if self.target_std <= 0: raise ValueError(f"target_std must be > 0, got {target_std!r}")
         self.clip_range = None if clip_range is None else _check_range(clip_range, "clip_range")
         self.percentile_range = _check_range(percentile_range, "percentile_range", 0.0, 100.0)
@@ -380,10 +381,10 @@ class AdaptiveRewardScaler:
                  min_samples: int = 2):  # `adapt_scale` does nothing until this many rewards were seen
         self.min_scale, self.max_scale = _check_range((min_scale, max_scale), "(min_scale, max_scale)", 0.0)
         if self.min_scale <= 0: raise ValueError(f"min_scale must be > 0, got {min_scale!r}")
-        self.scale = _finite_float(initial_scale, "initial_scale")
+        self.scale = finite_float(initial_scale, "initial_scale")
         if not self.min_scale <= self.scale <= self.max_scale:
             raise ValueError(f"initial_scale must be within [min_scale, max_scale] = [{min_scale}, {max_scale}], got {initial_scale!r}")
-        self.adaptation_rate = _finite_float(adaptation_rate, "adaptation_rate")
+        self.adaptation_rate = finite_float(adaptation_rate, "adaptation_rate")
         if not 0 < self.adaptation_rate <= 1: raise ValueError(f"adaptation_rate must be in (0, 1], got {adaptation_rate!r}")
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
             raise ValueError(f"min_samples must be an int >= 2, got {min_samples!r}")
@@ -407,7 +408,7 @@ def adapt_scale(self: AdaptiveRewardScaler,
                 target_std: float = 0.2,  # the output std to move towards, > 0
                ) -> tuple[float, float]:  # (scale, shift) after the step
     "Move scale and shift a step towards the map that gives the recent rewards the target mean and std."
-    target_mean, target_std = _finite_float(target_mean, "target_mean"), _finite_float(target_std, "target_std")
+    target_mean, target_std = finite_float(target_mean, "target_mean"), finite_float(target_std, "target_std")
     if target_std <= 0: raise ValueError(f"target_std must be > 0, got {target_std!r}")
     if len(self.history) < self.min_samples: return self.scale, self.shift
     h, eta = self.history, self.adaptation_rate
@@ -463,7 +464,7 @@ def save_calibration(
     out = {label: {"statistics": asdict(norm.get_statistics()), "normalizer": norm.state_dict()}
            for label, norm in zip(calibrator.labels, calibrator.normalizers)}
     path = Path(path)
-    _atomic_write_text(path, json.dumps(out, indent=1, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(out, indent=1, allow_nan=False) + "\n")
     return path
 
 def load_normalizers(

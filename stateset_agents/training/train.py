@@ -9,47 +9,52 @@ from dataclasses import fields
 from pathlib import Path
 
 import torch
+from ..core.checks import atomic_write_json, atomic_write_text, recover_dir, run_lock
 from ..core.environment import ConversationEnvironment
 from ..core.reward import create_customer_service_reward
 from ..core.scenarios import customer_service_scenarios
-from .base_trainer import BaseTrainer, BaseTrainerConfig
+from .base_trainer import BaseTrainer, BaseTrainerConfig, claim_output_dir, read_checkpoint
 from .grpo_trainer import DAPOConfig, DAPOTrainer, GRPOConfig, GRPOTrainer, GSPOConfig, GSPOTrainer
 
 # %% auto #0
-__all__ = ['ALGORITHMS', 'make_config', 'evaluate', 'ProgressBar', 'reward_figure', 'train']
+__all__ = ['ALGORITHMS', 'TRAINER_ALGORITHMS', 'read_config_file', 'make_config', 'evaluate', 'ProgressBar', 'reward_figure',
+           'resume_settings', 'train']
 
 # %% ../../nbs/23_training.train.ipynb #64cc8b95
 ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "gspo": (GSPOConfig, GSPOTrainer), "dapo": (DAPOConfig, DAPOTrainer)}
+TRAINER_ALGORITHMS = {trainer.__name__: name for name, (_, trainer) in ALGORITHMS.items()}  # a checkpoint's trainer -> algorithm
+
+def read_config_file(
+    path: str | None,  # a JSON file holding an object of config fields, or None
+) -> dict:  # the fields ({} for None)
+    "The config fields in a JSON file, or an error naming the file and what is wrong with it."
+    if not path: return {}
+    text = Path(path).read_text(encoding="utf-8")  # FileNotFoundError names the path
+    try: values = json.loads(text)
+    except json.JSONDecodeError as e: raise ValueError(f"config file {path} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    if not isinstance(values, dict): raise ValueError(f"config file {path} must hold a JSON object of config fields, got {type(values).__name__}")
+    return values
 
 def make_config(
     algorithm: str = "grpo",  # "grpo", "gspo" or "dapo"
-    config_file: str | None = None,  # a JSON file of config fields (e.g. a checkpoint's config)
-    **overrides,  # config fields that win over the file
+    config_file: str | None = None,  # a JSON file of config fields
+    base: dict | None = None,  # config fields under the file's (e.g. a checkpoint's config)
+    **overrides,  # config fields that win over the file; None means "not given"
 ) -> BaseTrainerConfig:  # a validated config of the algorithm's class
-    "Build an algorithm's config from defaults, a JSON file and overrides, in that order."
+    "Build an algorithm's config from defaults, `base`, a JSON file and overrides, in that order."
     if algorithm not in ALGORITHMS: raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {tuple(ALGORITHMS)}")
-    cls = ALGORITHMS[algorithm][0]
-    values = json.loads(Path(config_file).read_text()) if config_file else {}
-    if not isinstance(values, dict): raise ValueError(f"{config_file} must hold a JSON object of config fields, got {type(values).__name__}")
-    return cls.from_dict({**values, **{k: v for k, v in overrides.items() if v is not None}})
+    values = {**(base or {}), **read_config_file(config_file), **{k: v for k, v in overrides.items() if v is not None}}
+    return ALGORITHMS[algorithm][0].from_dict(values)
 
 # %% ../../nbs/23_training.train.ipynb #300d2b3e
 def evaluate(
-    trainer: BaseTrainer,  # its agent is evaluated
-    scenarios: list | None = None,  # default: the built-in customer-service test split
-    samples_per_scenario: int = 8,  # conversations per scenario (sampling noise averages out)
+    trainer: BaseTrainer,  # its policy is evaluated
+    scenarios: list | None = None,  # default: the run's held-out scenarios (config.eval_split of config.scenarios)
+    samples_per_scenario: int | None = None,  # conversations per scenario (default: config.eval_samples)
     seed: int = 1234,  # sampling seed, the same before and after training
-) -> dict[str, float]:  # mean and standard error of the total reward
-    "Mean total reward of the trainer's policy on held-out scenarios."
-    scenarios = scenarios or customer_service_scenarios("test")
-    env = ConversationEnvironment(scenarios, max_turns=trainer.config.max_turns, reward_fn=trainer.environment.reward_fn)
-    state = torch.get_rng_state()
-    torch.manual_seed(seed); trainer.model.eval()
-    trainer.agent.model = trainer.manager.sampling_model()  # the current weights
-    trajs = env.rollout_sync(trainer.agent, num_episodes=len(scenarios) * samples_per_scenario)
-    torch.set_rng_state(state)  # evaluation must not change the training run's random stream
-    r = torch.tensor([t.total_reward for t in trajs])
-    return {"eval/reward": r.mean().item(), "eval/reward_sem": (r.std() / len(r) ** 0.5).item(), "eval/episodes": len(r)}
+) -> dict[str, float]:  # eval/reward, its standard error, and eval/check_reward when the config names a check reward
+    "Mean total reward of the trainer's policy on held-out scenarios (see `BaseTrainer.evaluate`)."
+    return trainer.evaluate(samples_per_scenario, seed, scenarios)
 
 # %% ../../nbs/23_training.train.ipynb #776efe4f
 class ProgressBar:
@@ -65,12 +70,15 @@ class ProgressBar:
         if self.bar is not None: self.bar.close()
 
 def reward_figure(history: list[dict], evals: dict | None = None):
-    "Training reward per step (with its spread) and, if given, held-out reward before and after."
+    "Training reward per step, held-out (and check) reward where the run evaluated, and held-out reward before and after."
     import plotly.graph_objects as go
-    steps = [h["step"] for h in history]
-    mean = [h["train/reward"] for h in history]
+    trained = [h for h in history if h.get("train/reward") is not None]  # a DAPO step with no informative group has none
+    steps, mean = [h["step"] for h in trained], [h["train/reward"] for h in trained]
     fig = go.Figure([go.Scatter(x=steps, y=mean, mode="lines+markers", name="train reward (batch mean)")])
-    for label, key, x in (("held-out before", "before", 0), ("held-out after", "after", steps[-1] if steps else 0)):
+    for key, label in (("eval/reward", "held-out reward"), ("eval/check_reward", "held-out check reward")):
+        at = [h for h in history if h.get(key) is not None]  # the steps that evaluated (config.eval_steps)
+        if at: fig.add_scatter(x=[h["step"] for h in at], y=[h[key] for h in at], mode="lines+markers", name=label, line_dash="dot")
+    for label, key, x in (("held-out before", "before", 0), ("held-out after", "after", history[-1]["step"] if history else 0)):
         if evals and key in evals:
             fig.add_scatter(x=[x], y=[evals[key]["eval/reward"]], mode="markers", marker_size=12, name=label,
                             error_y=dict(type="data", array=[evals[key]["eval/reward_sem"]]))
@@ -78,38 +86,44 @@ def reward_figure(history: list[dict], evals: dict | None = None):
     return fig
 
 # %% ../../nbs/23_training.train.ipynb #3b0aca1c
+def resume_settings(
+    resume: str,  # a checkpoint folder
+    algorithm: str | None,  # the algorithm asked for, or None
+) -> tuple[str, dict, int]:  # (algorithm, base config fields, the checkpoint's step)
+    "What a resumed run starts from: the checkpoint's algorithm and config, writing beside the checkpoint."
+    meta = read_checkpoint(resume)["meta"]  # every part checked (and nothing run) before any model loads
+    saved = TRAINER_ALGORITHMS.get(meta.get("trainer"), "grpo")
+    if algorithm and algorithm != saved:
+        raise ValueError(f"checkpoint {resume} was trained with {saved!r}, not {algorithm!r}; drop --algorithm or pass {saved!r}")
+    return saved, {**meta["config"], "output_dir": str(Path(resume).parent)}, meta["step"]
+
 def train(
-    algorithm: str = "grpo",  # "grpo", "gspo" or "dapo"
+    algorithm: str | None = None,  # "grpo", "gspo" or "dapo" (default: grpo, or the resumed checkpoint's)
     config_file: str | None = None,  # JSON file of config fields; flags override it
     resume: str | None = None,  # a checkpoint folder to continue from (its config is used unless overridden)
+    overwrite: bool = False,  # replace a previous run's files in the output folder (default: refuse)
     evaluate_policy: bool = True,  # measure held-out reward before and after training
     progress: bool = True,  # show a progress bar
     callbacks: list | None = None,  # extra callbacks (e.g. a live dashboard)
     **overrides,  # any config field, e.g. model_name="tiny", max_steps=20
 ) -> dict:  # {"history", "evals", "output_dir", "trainer"}
     "Train a policy with a GRPO-family algorithm; write metrics, checkpoints, evaluations and a reward plot."
-    if resume and not config_file: config_file = _checkpoint_config(resume)
-    config = make_config(algorithm, config_file, **overrides)
-    trainer = ALGORITHMS[algorithm][1](config, callbacks=list(callbacks or []))
-    if resume: trainer.load_checkpoint(resume)
-    if progress: trainer.callbacks.append(ProgressBar(trainer.step))
-    evals = {"before": evaluate(trainer)} if evaluate_policy and not resume else {}
-    history = trainer.train()
-    if evaluate_policy: evals["after"] = evaluate(trainer)
+    base, at = {}, 0
+    if resume: algorithm, base, at = resume_settings(resume, algorithm)
+    algorithm = algorithm or "grpo"
+    config = make_config(algorithm, config_file, base, **overrides)
     out = Path(config.output_dir)
-    _write_json(out / "evaluation.json", evals)
-    if history: reward_figure(trainer.history, evals).write_html(out / "reward.html", include_plotlyjs=True)
+    with run_lock(out):  # one run per folder, from before the model loads until the last file is written
+        recover_dir(out)  # first: a kill may have interrupted the last run at any point
+        if resume and config.max_steps <= at:
+            raise ValueError(f"nothing to train: checkpoint {resume} is at step {at} and max_steps is {config.max_steps}; pass --max-steps above {at}")
+        if not resume or Path(resume).resolve().parent != out.resolve(): claim_output_dir(out, overwrite)  # before the model loads
+        trainer = ALGORITHMS[algorithm][1](config, callbacks=list(callbacks or []))
+        if resume: trainer.load_checkpoint(resume)
+        if progress: trainer.callbacks.append(ProgressBar(trainer.step))
+        evals = {"before": evaluate(trainer)} if evaluate_policy and not resume else {}
+        trainer.train(overwrite=overwrite)
+        if evaluate_policy: evals["after"] = evaluate(trainer)
+        atomic_write_json(out / "evaluation.json", evals)
+        if trainer.history: atomic_write_text(out / "reward.html", reward_figure(trainer.history, evals).to_html(include_plotlyjs=True))
     return {"history": trainer.history, "evals": evals, "output_dir": str(out), "trainer": trainer}
-
-def _checkpoint_config(path: str) -> str:
-    "Write a checkpoint's config to a JSON file next to it and return that file's path."
-    state = Path(path) / "trainer_state.json"
-    if not state.exists(): raise FileNotFoundError(f"--resume {path}: not a checkpoint (no trainer_state.json)")
-    cfg = Path(path) / "config.json"
-    _write_json(cfg, json.loads(state.read_text())["config"])
-    return str(cfg)
-
-def _write_json(path: Path, obj) -> None:
-    "Write JSON atomically."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp"); tmp.write_text(json.dumps(obj, indent=2)); tmp.replace(path)

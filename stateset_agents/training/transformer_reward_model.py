@@ -4,9 +4,9 @@
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #5d5e06df
 from __future__ import annotations
-import asyncio, json, math, os, random, shutil, tempfile, threading, time
+import copy, json, math, os, random, shutil, tempfile, threading, time, weakref
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,246 +17,30 @@ from fastcore.basics import patch
 from safetensors.torch import load_file, save_file
 
 from ..core.async_utils import run_blocking, run_sync
+from ..core.checks import atomic_replace_dir, check, is_int, is_real
 from ..core.models import load_encoder
-from ..core.reward import RewardFunction, RewardResult, _role_and_content
-from ..core.trajectory import MultiTurnTrajectory, _atomic_replace_dir, _atomic_write_text, _finite_float
+from ..core.reward import RewardFunction, RewardResult
 from .base_trainer import default_threads, lr_multiplier
+from .reward_data import (
+    INPUT_FORMATS, OBJECTIVE_NAMES, RewardDataset, RewardExample, chitchat_path, collect_heuristic_examples, conversation_to_input,
+    conversation_to_pair, conversation_to_transcript, held_out_size, infer_input_format, length_baseline, load_chitchat_examples,
+    load_examples, pearson, regression_metrics, save_examples, spearman, spearman_gain_ci, split_examples, _log_words)
 
 # %% auto #0
-__all__ = ['OBJECTIVE_NAMES', 'TRUNCATION_SIDES', 'OBJECTIVES', 'CHECKPOINT_FORMAT', 'conversation_to_pair', 'RewardExample',
-           'RewardDataset', 'save_examples', 'load_examples', 'chitchat_path', 'load_chitchat_examples',
-           'split_examples', 'collect_heuristic_examples', 'pearson', 'spearman', 'regression_metrics',
-           'length_baseline', 'spearman_gain_ci', 'RewardTrainingConfig', 'mean_pooling', 'build_head',
+__all__ = ['TRUNCATION_SIDES', 'OBJECTIVES', 'CHECKPOINT_FORMAT', 'RewardTrainingConfig', 'mean_pooling', 'build_head',
            'TransformerRewardModel', 'mse_loss', 'bradley_terry_loss', 'TransformerRewardTrainer',
            'read_checkpoint_meta', 'LearnedRewardFunction', 'create_transformer_reward_function', 'training_curves',
-           'heldout_scatter', 'reward_model_train', 'reward_model_eval']
+           'heldout_scatter', 'reward_model_train', 'reward_model_eval', 'INPUT_FORMATS', 'OBJECTIVE_NAMES',
+           'RewardDataset', 'RewardExample', 'chitchat_path', 'collect_heuristic_examples', 'conversation_to_input',
+           'conversation_to_pair', 'conversation_to_transcript', 'held_out_size', 'infer_input_format',
+           'length_baseline', 'load_chitchat_examples', 'load_examples', 'pearson', 'regression_metrics',
+           'save_examples', 'spearman', 'spearman_gain_ci', 'split_examples']
 
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #234d1f34
-def _transcript(pairs: Sequence[tuple[str, str]]) -> str:
-    "Turns as `role: text` lines."
-    return "\n".join(f"{role}: {text}" for role, text in pairs)
-
-def conversation_to_pair(
-    turns,  # a conversation: `ConversationTurn`s or chat-message dicts, or a `MultiTurnTrajectory`
-) -> tuple[str, str]:  # (prompt, response)
-    "Split a conversation into the prompt (turns before the first assistant turn) and the response (the rest)."
-    if isinstance(turns, MultiTurnTrajectory): turns = turns.turns
-    if not isinstance(turns, (list, tuple)):
-        raise ValueError(f"turns must be a list of turns, got {type(turns).__name__}: {turns!r}")
-    pairs = [_role_and_content(t, i) for i, t in enumerate(turns)]
-    first = next((i for i, (role, _) in enumerate(pairs) if role == "assistant"), len(pairs))
-    return _transcript(pairs[:first]), _transcript(pairs[first:])
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #d88a78d9
-@dataclass
-class RewardExample:
-    "A (prompt, response) pair and the reward it earned."
-    prompt: str  # the context the response answers; may be empty
-    response: str  # the text being scored; may be empty
-    reward: float  # its reward: in [0, 1] for the "mse" objective, any finite number for "bradley_terry"
-    metadata: dict = field(default_factory=dict)  # where it came from: ids, raw ratings, ...
-
-    def __post_init__(self):
-        for name in ("prompt", "response"):
-            value = getattr(self, name)
-            if not isinstance(value, str): raise ValueError(f"{name} must be a str, got {type(value).__name__}: {value!r}")
-        self.reward = _finite_float(self.reward, "reward")
-        if not isinstance(self.metadata, dict):
-            raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}: {self.metadata!r}")
-
-    @classmethod
-    def from_conversation_turns(cls,
-                                turns,  # a conversation (see `conversation_to_pair`)
-                                reward: float,  # the reward the conversation earned
-                                metadata: dict | None = None,  # e.g. its id and source
-                               ) -> RewardExample:
-        "An example from a whole conversation, split as `conversation_to_pair` does."
-        prompt, response = conversation_to_pair(turns)
-        return cls(prompt, response, reward, dict(metadata or {}))
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #d0fceff9
-OBJECTIVE_NAMES = ("mse", "bradley_terry")  # training objectives (see "Objectives" below)
-
-class RewardDataset(torch.utils.data.Dataset):
-    "A checked list of `RewardExample`s."
-    def __init__(self,
-                 examples: Sequence[RewardExample],  # the examples, at least one
-                 objective: str = "mse"):  # "mse" requires rewards in [0, 1]
-        if not isinstance(examples, (list, tuple)) or not examples:
-            raise ValueError(f"examples must be a non-empty list of RewardExample, got {examples!r}")
-        if objective not in OBJECTIVE_NAMES: raise ValueError(f"objective must be one of {OBJECTIVE_NAMES}, got {objective!r}")
-        for i, e in enumerate(examples):
-            if not isinstance(e, RewardExample):
-                raise ValueError(f"examples[{i}] must be a RewardExample, got {type(e).__name__}: {e!r}")
-            if objective == "mse" and not 0.0 <= e.reward <= 1.0:
-                raise ValueError(f"examples[{i}].reward is {e.reward}, outside [0, 1]: the 'mse' objective fits the model's "
-                                 "sigmoid output; rescale the rewards to [0, 1] or use objective='bradley_terry'")
-        self.examples, self.objective = list(examples), objective
-
-    def __len__(self) -> int: return len(self.examples)
-    def __getitem__(self, i: int) -> RewardExample: return self.examples[i]
-    def __repr__(self) -> str: return f"RewardDataset({len(self)} examples, objective={self.objective!r})"
-
-    @property
-    def rewards(self) -> torch.Tensor:
-        "The rewards, shape (N,)."
-        return torch.tensor([e.reward for e in self.examples], dtype=torch.float32)
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #f814f123
-def save_examples(
-    examples: Sequence[RewardExample],  # the examples to save
-    path: str | os.PathLike,  # the JSONL file (replaced atomically)
-) -> Path:
-    "Write examples to a JSONL file, one per line, atomically."
-    lines = [json.dumps(asdict(e), ensure_ascii=False, allow_nan=False) for e in examples]
-    _atomic_write_text(Path(path), "".join(line + "\n" for line in lines))
-    return Path(path)
-
-def load_examples(
-    path: str | os.PathLike,  # a JSONL file of {"prompt", "response", "reward", "metadata"} objects
-) -> list[RewardExample]:
-    "Read examples from a JSONL file; errors name the line."
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip(): continue
-            try: out.append(RewardExample(**json.loads(line)))
-            except (TypeError, ValueError) as e: raise ValueError(f"{path}, line {n}: {e}") from e
-    return out
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #7a880406
-def chitchat_path() -> Path:
-    "The dataset file of the `chitchat-dataset` package."
-    from stateset_agents.core.models import package_dir
-    return package_dir("chitchat_dataset", "pip install chitchat-dataset==0.9.0") / "dataset.json"
-
-def _keep_chitchat(conv: dict, min_turns: int, min_words: int) -> bool:
-    "Rated, not the untouched 5/5/5 default, two senders, at least `min_turns` turns and `min_words` words."
-    ratings, blocks = conv.get("ratings"), conv["messages"]
-    if not ratings or all(v == 5 for v in ratings.values()): return False
-    if len({m["sender"] for b in blocks for m in b}) != 2 or len(blocks) < min_turns: return False
-    return sum(len(m["text"].split()) for b in blocks for m in b) >= min_words
-
-def _chitchat_turns(conv: dict) -> list[dict]:
-    "A chit-chat conversation as chat messages: its starter question, then user/assistant turns."
-    first = conv["messages"][0][0]["sender"]
-    turns = [{"role": "system", "content": conv.get("prompt") or ""}]
-    return turns + [{"role": "user" if b[0]["sender"] == first else "assistant", "content": " ".join(m["text"] for m in b)}
-                    for b in conv["messages"]]
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #0c427cd5
-def load_chitchat_examples(
-    min_turns: int = 4,  # drop conversations with fewer turns (a turn: one sender's consecutive messages)
-    min_words: int = 20,  # drop conversations with fewer words
-    max_examples: int = 0,  # keep at most this many (after a seeded shuffle); 0 keeps all
-    seed: int = 0,  # seeds the shuffle
-    path: str | os.PathLike | None = None,  # the dataset file; default: the installed package's
-) -> list[RewardExample]:  # one example per kept conversation, shuffled
-    "BYU chit-chat conversations with their human ratings, cleaned, as reward examples in [0, 1]."
-    data = json.loads(Path(path or chitchat_path()).read_text(encoding="utf-8"))
-    out = []
-    for cid, conv in data.items():
-        if not _keep_chitchat(conv, min_turns, min_words): continue
-        mean = sum(conv["ratings"].values()) / len(conv["ratings"])
-        meta = {"id": cid, "ratings": conv["ratings"], "num_words": sum(len(m["text"].split()) for b in conv["messages"] for m in b)}
-        turns = [(t["role"], t["content"]) for t in _chitchat_turns(conv)]
-        out.append(RewardExample("", _transcript(turns), (mean - 1) / 9, meta))
-    random.Random(seed).shuffle(out)
-    return out[:max_examples] if max_examples else out
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #e94fa331
-def split_examples(
-    examples: Sequence[RewardExample],  # the examples to split
-    val_fraction: float = 0.2,  # share held out, in (0, 1)
-    seed: int = 0,  # seeds the shuffle
-) -> tuple[list[RewardExample], list[RewardExample]]:  # (train, validation)
-    "A seeded random split into training and held-out examples."
-    if not 0 < val_fraction < 1: raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    shuffled = list(examples)
-    random.Random(seed).shuffle(shuffled)
-    n_val = round(len(shuffled) * val_fraction)
-    if n_val < 1 or n_val >= len(shuffled):
-        raise ValueError(f"val_fraction={val_fraction} of {len(shuffled)} examples leaves an empty split; give more examples")
-    return shuffled[n_val:], shuffled[:n_val]
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #a082def9
-def collect_heuristic_examples(
-    reward_fn: RewardFunction,  # the reward whose scores become the targets
-    conversations: Sequence,  # conversations to score
-    contexts: Sequence[dict | None] | None = None,  # one context per conversation, or None
-) -> list[RewardExample]:  # one example per conversation
-    "Score conversations with a reward function and turn them into examples (sync; works inside Jupyter)."
-    results = run_sync(reward_fn.compute_rewards(list(conversations), contexts))
-    return [RewardExample.from_conversation_turns(c, r.score, {"source": reward_fn.name}) for c, r in zip(conversations, results)]
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #f03668bf
-def _ranks(values: Sequence[float]) -> list[float]:
-    "Ranks from 1, ties sharing their average rank."
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks, i = [0.0] * len(values), 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]: j += 1
-        for k in range(i, j + 1): ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-def pearson(x: Sequence[float], y: Sequence[float]) -> float:
-    "Pearson's correlation; 0 when either side is constant."
-    n = len(x)
-    if n != len(y) or n < 2: raise ValueError(f"pearson needs two sequences of equal length >= 2, got {len(x)} and {len(y)}")
-    mx, my = sum(x) / n, sum(y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
-    sxx, syy = sum((a - mx) ** 2 for a in x), sum((b - my) ** 2 for b in y)
-    return 0.0 if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    "Spearman's rank correlation (average ranks for ties)."
-    return pearson(_ranks(x), _ranks(y))
-
-def regression_metrics(
-    predictions: Sequence[float],  # predicted rewards
-    targets: Sequence[float],  # true rewards
-) -> dict[str, float]:  # mse, pearson, spearman
-    "MSE, Pearson and Spearman of predictions against targets."
-    mse = sum((p - t) ** 2 for p, t in zip(predictions, targets)) / len(targets)
-    return {"mse": mse, "pearson": pearson(predictions, targets), "spearman": spearman(predictions, targets)}
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #0c2ad644
-def _log_words(e: RewardExample) -> float: return math.log1p(len(e.response.split()))
-
-def length_baseline(
-    train: Sequence[RewardExample],  # examples to fit a + b * log(1 + words) on
-    test: Sequence[RewardExample],  # held-out examples to score
-) -> dict[str, float]:  # mse, pearson, spearman on `test`, plus the fitted a and b
-    "Fit reward ~ a + b log(1 + response words) on `train`; metrics on `test`."
-    xs, ys = [_log_words(e) for e in train], [e.reward for e in train]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx if sxx else 0.0
-    a = my - b * mx
-    return {**regression_metrics([a + b * _log_words(e) for e in test], [e.reward for e in test]), "a": a, "b": b}
-
-# %% ../../nbs/26_training.transformer_reward_model.ipynb #22f08fac
-def spearman_gain_ci(
-    predictions: Sequence[float],  # the model's predictions
-    baseline: Sequence[float],  # the baseline's predictions for the same examples
-    targets: Sequence[float],  # the true rewards
-    n_boot: int = 1000,  # bootstrap resamples
-    level: float = 0.95,  # coverage of the interval
-    seed: int = 0,  # seeds the resampling
-) -> dict[str, float]:  # gain (Spearman of predictions minus baseline's), ci_low, ci_high
-    "Spearman gain of `predictions` over `baseline`, with a paired bootstrap confidence interval."
-    n = len(targets)
-    if not (len(predictions) == len(baseline) == n >= 3): raise ValueError(f"need 3+ examples and equal lengths, got {len(predictions)}, {len(baseline)}, {n}")
-    rng, diffs = random.Random(seed), []
-    for _ in range(n_boot):
-        idx = [rng.randrange(n) for _ in range(n)]
-        t = [targets[i] for i in idx]
-        diffs.append(spearman([predictions[i] for i in idx], t) - spearman([baseline[i] for i in idx], t))
-    diffs.sort()
-    lo, hi = diffs[int((1 - level) / 2 * n_boot)], diffs[min(n_boot - 1, int((1 + level) / 2 * n_boot))]
-    return {"gain": spearman(predictions, targets) - spearman(baseline, targets), "ci_low": lo, "ci_high": hi}
+# %% ../../nbs/26_training.transformer_reward_model.ipynb #468c544e
+_all_ = ["INPUT_FORMATS", "OBJECTIVE_NAMES", "RewardDataset", "RewardExample", "chitchat_path", "collect_heuristic_examples",
+         "conversation_to_input", "conversation_to_pair", "conversation_to_transcript", "held_out_size", "infer_input_format",
+         "length_baseline", "load_chitchat_examples", "load_examples", "pearson", "regression_metrics", "save_examples", "spearman",
+         "spearman_gain_ci", "split_examples"]  # re-exported from `training.reward_data`: the old import paths keep working
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #089c1dfb
 TRUNCATION_SIDES = ("right", "left")  # keep the start ("right" cuts the end) or the end of long texts
@@ -272,6 +56,7 @@ class RewardTrainingConfig:
     num_layers: int = 2  # linear layers in the head (1: a linear head)
     dropout: float = 0.1  # dropout in the head, in [0, 1)
     length_feature: bool = False  # also give the head log(1 + tokens in the untruncated response)
+    input_format: str = "prompt+reply"  # how conversations became the training pairs, and so how they are scored: "prompt+reply" or "transcript"
     learning_rate: float = 2e-5  # AdamW learning rate of the encoder (phase 2)
     head_learning_rate: float = 1e-3  # AdamW learning rate of the head (both phases)
     batch_size: int = 16  # examples per optimiser step
@@ -292,9 +77,8 @@ class RewardTrainingConfig:
         _check_int(self, "max_length", 3, 512); _check_int(self, "max_windows", 1, 64); _check_int(self, "hidden_dim", 1); _check_int(self, "num_layers", 1)
         _check_int(self, "batch_size", 1); _check_int(self, "num_epochs", 1); _check_int(self, "freeze_epochs", 0)
         _check_int(self, "patience", 1); _check_int(self, "seed", 0)
-        if self.objective not in OBJECTIVE_NAMES: raise ValueError(f"objective must be one of {OBJECTIVE_NAMES}, got {self.objective!r}")
-        if self.truncation_side not in TRUNCATION_SIDES:
-            raise ValueError(f"truncation_side must be one of {TRUNCATION_SIDES}, got {self.truncation_side!r}")
+        for name, allowed in (("objective", OBJECTIVE_NAMES), ("truncation_side", TRUNCATION_SIDES), ("input_format", tuple(INPUT_FORMATS))):
+            if getattr(self, name) not in allowed: raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name, lo, hi in (("dropout", 0, 1), ("warmup_ratio", 0, 1)):
             if not lo <= getattr(self, name) < hi: raise ValueError(f"{name} must be in [{lo}, {hi}), got {getattr(self, name)!r}")
         for name in ("learning_rate", "head_learning_rate", "max_grad_norm"):
@@ -302,10 +86,18 @@ class RewardTrainingConfig:
         for name in ("weight_decay", "min_delta"):
             if not getattr(self, name) >= 0: raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
+    @classmethod
+    def tuned(cls,
+              **overrides,  # fields to set otherwise
+             ) -> RewardTrainingConfig:
+        "The preset tuned on BYU chit-chat (`reward_model_train`'s defaults), with `overrides`."
+        preset = dict(max_length=128, max_windows=8, truncation_side="left", length_feature=True, num_epochs=40, freeze_epochs=40)
+        return cls(**{**preset, **overrides})
+
 def _check_int(cfg, name: str, lo: int, hi: int | None = None) -> None:
     "Raise a ValueError naming `name` unless it is an int in [lo, hi]."
     v = getattr(cfg, name)
-    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+    if not is_int(v) or v < lo or (hi is not None and v > hi):
         raise ValueError(f"{name} must be an int in [{lo}, {hi if hi is not None else 'inf'}], got {v!r}")
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #6ea89c89
@@ -514,8 +306,13 @@ class TransformerRewardTrainer:
         torch.manual_seed(self.config.seed); random.seed(self.config.seed)
         self.model = model if model is not None else TransformerRewardModel.from_config(self.config)
         self.loss_fn = OBJECTIVES[self.config.objective]
-        self.optimizer, self.scheduler, self.phase = None, None, None
-        self.history, self.epochs_completed, self.best_eval_loss, self.best_epoch, self.bad_epochs = [], 0, math.inf, None, 0
+        self._reset_progress()
+
+    def _reset_progress(self) -> None:
+        "Forget all training progress: no epochs, no optimiser, no best epoch."
+        self.history, self.epochs_completed, self.bad_epochs, self.stopped = [], 0, 0, False
+        self.best_eval_loss, self.best_epoch, self._best = math.inf, None, None
+        self.optimizer, self.scheduler, self.phase, self.phase_steps = None, None, None, 0
 
     def __repr__(self) -> str:
         c = self.config
@@ -524,15 +321,27 @@ class TransformerRewardTrainer:
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #c5954537
 @patch
+def _lr_factor(self: TransformerRewardTrainer, step: int) -> float:
+    "The learning-rate multiplier at `step` of the current phase, planned as `phase_steps` steps."
+    return lr_multiplier(step, int(self.config.warmup_ratio * self.phase_steps), self.phase_steps, "linear")
+
+@patch
 def _make_optimizer(self: TransformerRewardTrainer, phase: int, total_steps: int) -> None:
     "AdamW and the warmup/decay schedule of `phase` (1: head only; 2: encoder at `learning_rate` too)."
     c = self.config
     groups = _decay_groups(list(self.model.head.named_parameters()), c.head_learning_rate, c.weight_decay)
     if phase == 2: groups += _decay_groups(list(self.model.encoder.named_parameters()), c.learning_rate, c.weight_decay)
     self.optimizer = torch.optim.AdamW(groups)
-    warmup = int(c.warmup_ratio * total_steps)
-    self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda t: lr_multiplier(t, warmup, total_steps, "linear"))
     self.phase, self.phase_steps = phase, total_steps
+    me = weakref.ref(self)  # not `self`: no reference cycle, so a deleted trainer frees its memory at once
+    self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda t: me()._lr_factor(t))  # reads phase_steps each step
+
+@patch
+def _replan(self: TransformerRewardTrainer, total_steps: int) -> None:
+    "Plan the current phase as `total_steps` steps in all; the learning rates follow from the step reached."
+    if total_steps == self.phase_steps: return
+    self.phase_steps, t = total_steps, self.scheduler.last_epoch
+    for group, base_lr in zip(self.optimizer.param_groups, self.scheduler.base_lrs): group["lr"] = base_lr * self._lr_factor(t)
 
 @patch
 def _batches(self: TransformerRewardTrainer, n: int, epoch: int) -> list[list[int]]:
@@ -610,32 +419,63 @@ def evaluate(self: TransformerRewardTrainer,
     return {"eval/loss": self.loss_fn(logits, rewards).item(), **{f"eval/{k}": v for k, v in metrics.items()},
             "eval/num_examples": len(examples)}
 
+# %% ../../nbs/26_training.transformer_reward_model.ipynb #08c4d035
+_PROGRESS = ("epochs_completed", "bad_epochs", "best_epoch", "best_eval_loss")  # the counters a snapshot holds
+
+@patch
+def _optimizer_state(self: TransformerRewardTrainer) -> dict:
+    "What resuming needs besides weights and counters: the phase, its optimiser and schedule, the torch RNG."
+    return {"phase": self.phase, "phase_steps": self.phase_steps, "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state()}
+
+@patch
+def _load_optimizer(self: TransformerRewardTrainer, state: dict) -> None:
+    "Rebuild the saved phase's optimiser and schedule and load their state."
+    (self.model.freeze_encoders if state["phase"] == 1 else self.model.unfreeze_encoders)()
+    self._make_optimizer(state["phase"], state["phase_steps"])
+    self.optimizer.load_state_dict(state["optimizer"]); self.scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"].cpu())
+
+@patch
+def _snapshot(self: TransformerRewardTrainer) -> dict:
+    "A copy of the training state now: weights, optimiser state (None without one) and counters."
+    return {"weights": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self._optimizer_state()) if self.optimizer is not None else None,
+            "progress": {k: getattr(self, k) for k in _PROGRESS}}
+
+@patch
+def _restore(self: TransformerRewardTrainer, snapshot: dict) -> None:
+    "Return to the state of `snapshot` (which then shares tensors with the optimiser: restore it once)."
+    self.model.load_state_dict(snapshot["weights"])
+    if snapshot["optimizer"] is not None: self._load_optimizer(snapshot["optimizer"])
+    else: self.optimizer, self.scheduler, self.phase, self.phase_steps = None, None, None, 0
+    for k, v in snapshot["progress"].items(): setattr(self, k, v)
+
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #0a632406
 @patch
 def _end_epoch(self: TransformerRewardTrainer, row: dict, has_val: bool) -> bool:
-    "Record an epoch; keep the weights if best; True when patience has run out."
+    "Record an epoch; snapshot the state if the epoch is the best so far; True when patience has run out."
     self.history.append(row); self.epochs_completed += 1
-    loss = row.get("eval/loss", -math.inf) if has_val else -math.inf
-    if not has_val or loss < self.best_eval_loss - self.config.min_delta:
-        self.best_eval_loss = loss if has_val else self.best_eval_loss
-        self.best_epoch, self.bad_epochs = row["epoch"], 0
-        self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+    if not has_val: self.best_epoch = row["epoch"]; return False  # every epoch is kept: nothing to snapshot
+    if row["eval/loss"] < self.best_eval_loss - self.config.min_delta:
+        self.best_eval_loss, self.best_epoch, self.bad_epochs = row["eval/loss"], row["epoch"], 0
+        self._best = self._snapshot()
         return False
     self.bad_epochs += 1
     return self.bad_epochs >= self.config.patience
 
 @patch
-def _run_phase(self: TransformerRewardTrainer, phase: int, end_epoch: int, train: Sequence[RewardExample],
+def _run_phase(self: TransformerRewardTrainer, phase: int, start: int, end: int, train: Sequence[RewardExample],
                val: Sequence[RewardExample] | None, resume: bool) -> bool:
-    "Train epochs up to `end_epoch` in `phase`; True when early stopping ended the phase."
+    "Train `phase` (planned as epochs `start + 1` to `end`) up to epoch `end`; True when early stopping ended it."
     m, steps_per_epoch = self.model, math.ceil(len(train) / self.config.batch_size)
     m.freeze_encoders() if phase == 1 else m.unfreeze_encoders()
-    if not (resume and self.phase == phase and self.optimizer is not None):  # a resumed phase keeps its optimiser
-        self._make_optimizer(phase, (end_epoch - self.epochs_completed) * steps_per_epoch); self.bad_epochs = 0
+    if resume and self.phase == phase and self.optimizer is not None: self._replan((end - start) * steps_per_epoch)
+    else: self._make_optimizer(phase, (end - start) * steps_per_epoch); self.bad_epochs = 0
     with torch.inference_mode(False), torch.no_grad():
         cached = self._features(train) if phase == 1 else None
         cached_val = self._features(val) if phase == 1 and val else None
-    while self.epochs_completed < end_epoch:
+    while self.epochs_completed < end:
         t0 = time.perf_counter()
         row = {"epoch": self.epochs_completed + 1, "phase": phase, "train/loss": self._train_epoch(train, cached),
                "train/lr_head": self.optimizer.param_groups[0]["lr"]}
@@ -646,27 +486,36 @@ def _run_phase(self: TransformerRewardTrainer, phase: int, end_epoch: int, train
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #30a4ff25
 @patch
+def _start_resume(self: TransformerRewardTrainer, has_val: bool) -> None:
+    "Continue from the current state: later history rows are superseded, and it is the best state so far."
+    self.history = [row for row in self.history if row["epoch"] <= self.epochs_completed]
+    self._best = self._snapshot() if has_val and self.best_epoch is not None else None
+
+@patch
 def train(self: TransformerRewardTrainer,
           train_examples: Sequence[RewardExample],  # training examples
           val_examples: Sequence[RewardExample] | None = None,  # held-out examples for early stopping and metrics
           resume: bool = False,  # continue from `epochs_completed` (after `load_checkpoint`) instead of starting over
-         ) -> dict:  # history (one row per epoch), best_epoch, best_eval_loss, stopped_early, train_seconds
-    "Two-phase training with early stopping; the best epoch's weights are kept."
+         ) -> dict:  # history (one row per epoch run), best_epoch, best_eval_loss, stopped_early, train_seconds
+    "Two-phase training with early stopping; ends in the state of the best epoch."
     c, t0 = self.config, time.perf_counter()
     train = RewardDataset(train_examples, c.objective).examples
     val = RewardDataset(val_examples, c.objective).examples if val_examples else None
-    if not resume:
-        self.history, self.epochs_completed, self.best_eval_loss, self.best_epoch = [], 0, math.inf, None
-        self.optimizer, self.phase = None, None
-    self._best_state, stopped, n1 = None, False, min(c.freeze_epochs, c.num_epochs)
-    for phase, end in ((1, n1), (2, c.num_epochs)):
-        if self.epochs_completed >= end or (phase == 1 and self.phase == 2): continue  # done, or resuming in phase 2
-        stopped = self._run_phase(phase, end, train, val, resume)
-        if stopped and phase == 1: self.epochs_completed, stopped = n1, False  # phase 2 still gets its own epochs
-    if self._best_state is not None: self.model.load_state_dict(self._best_state)
-    self.model.eval()
+    if not resume: self._reset_progress()
+    elif not self.stopped: self._start_resume(bool(val))
+    n1 = min(c.freeze_epochs, c.num_epochs)
+    try:
+        for phase, start, end in ((1, 0, n1), (2, n1, c.num_epochs)):
+            if self.stopped or self.epochs_completed >= end or (phase == 1 and self.phase == 2): continue  # done, or resuming in phase 2
+            if self._run_phase(phase, start, end, train, val, resume):  # patience ran out
+                if end < c.num_epochs: self.epochs_completed = end  # a stalled phase 1: phase 2 still gets its own epochs
+                else: self.stopped = True
+            if end < c.num_epochs and self._best is not None: self.model.load_state_dict(self._best["weights"])  # phase 2 starts from phase 1's best
+    finally:  # also when interrupted: leave a consistent state
+        if self._best is not None: self._restore(self._best); self._best = None
+        self.model.eval()
     return {"history": self.history, "best_epoch": self.best_epoch, "best_eval_loss": self.best_eval_loss,
-            "stopped_early": stopped, "train_seconds": time.perf_counter() - t0}
+            "stopped_early": self.stopped, "train_seconds": time.perf_counter() - t0}
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #ca44ba43
 @patch
@@ -686,15 +535,17 @@ def predict(self: TransformerRewardTrainer,
     return torch.sigmoid(logits).tolist()
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #aadb8856
-CHECKPOINT_FORMAT = "stateset_agents.reward_model/1"  # written into every checkpoint's config.json
-_ARCH_FIELDS = ("base_model", "hidden_dim", "num_layers", "length_feature")  # must match to load weights
+CHECKPOINT_FORMAT = "stateset_agents.reward_model/2"  # written into every checkpoint's config.json
+_OLD_FORMATS = {"stateset_agents.reward_model/1": {"input_format": "prompt+reply"}}  # readable formats -> config fields they lack
+_MATCHED_FIELDS = ("base_model", "hidden_dim", "num_layers", "length_feature", "input_format")  # the weights need these unchanged
 
 @patch
 def _checkpoint_meta(self: TransformerRewardTrainer, metadata: dict | None) -> dict:
     "What config.json holds: format, config, progress, history, metadata."
     return {"format": CHECKPOINT_FORMAT, "config": asdict(self.config), "epochs_completed": self.epochs_completed,
             "phase": self.phase, "best_eval_loss": None if math.isinf(self.best_eval_loss) else self.best_eval_loss,
-            "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs, "history": self.history, "metadata": metadata or {}}
+            "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs, "stopped": self.stopped,
+            "history": self.history, "metadata": metadata or {}}
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #aab2cb3a
 @patch
@@ -711,10 +562,8 @@ def save_checkpoint(self: TransformerRewardTrainer,
         weights = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
         save_file(weights, str(tmp / "model.safetensors"), metadata={"format": CHECKPOINT_FORMAT})
         (tmp / "config.json").write_text(json.dumps(self._checkpoint_meta(metadata), indent=1, allow_nan=False) + "\n")
-        if include_optimizer and self.optimizer is not None:
-            torch.save({"phase": self.phase, "phase_steps": self.phase_steps, "optimizer": self.optimizer.state_dict(),
-                        "scheduler": self.scheduler.state_dict(), "torch_rng": torch.get_rng_state()}, tmp / "optimizer.pt")
-        _atomic_replace_dir(tmp, final)
+        if include_optimizer and self.optimizer is not None: torch.save(self._optimizer_state(), tmp / "optimizer.pt")
+        atomic_replace_dir(tmp, final)  # the files are flushed, then the folder swapped in
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
     return final
@@ -722,14 +571,15 @@ def save_checkpoint(self: TransformerRewardTrainer,
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #e5cb840d
 def read_checkpoint_meta(
     path: str | os.PathLike,  # a folder written by `save_checkpoint`
-) -> dict:  # the parsed config.json
-    "A checkpoint's config.json, checked to be ours."
+) -> dict:  # the parsed config.json, in the current format
+    "A checkpoint's config.json, checked to be ours (older formats are brought up to date)."
     file = Path(path) / "config.json"
     if not file.exists(): raise FileNotFoundError(f"{path} is not a reward-model checkpoint: {file} is missing")
     meta = json.loads(file.read_text(encoding="utf-8"))
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{file} has format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT!r}")
-    return meta
+    fmt = meta.get("format")
+    if fmt != CHECKPOINT_FORMAT and fmt not in _OLD_FORMATS:
+        raise ValueError(f"{file} has format {fmt!r}, expected {CHECKPOINT_FORMAT!r}")
+    return {"stopped": False, **meta, "config": {**_OLD_FORMATS.get(fmt, {}), **meta["config"]}}
 
 @patch
 def load_checkpoint(self: TransformerRewardTrainer,
@@ -738,26 +588,18 @@ def load_checkpoint(self: TransformerRewardTrainer,
                    ) -> TransformerRewardTrainer:  # self
     "Load weights, progress and (optionally) optimiser state saved by `save_checkpoint`."
     meta = read_checkpoint_meta(path)
-    for name in _ARCH_FIELDS:
+    for name in _MATCHED_FIELDS:
         if meta["config"][name] != getattr(self.config, name):
             raise ValueError(f"checkpoint {path} has {name}={meta['config'][name]!r} but this trainer has "
                              f"{name}={getattr(self.config, name)!r}; use TransformerRewardTrainer.from_checkpoint(path)")
     self.model.load_state_dict(load_file(str(Path(path) / "model.safetensors"), device=str(self.model.device)))
     self.history, self.epochs_completed, self.bad_epochs = meta["history"], meta["epochs_completed"], meta["bad_epochs"]
-    self.best_epoch = meta.get("best_epoch")
+    self.best_epoch, self.stopped = meta.get("best_epoch"), meta["stopped"]
     self.best_eval_loss = math.inf if meta["best_eval_loss"] is None else meta["best_eval_loss"]
     opt_file = Path(path) / "optimizer.pt"
     if load_optimizer and opt_file.exists(): self._load_optimizer(torch.load(opt_file, weights_only=True, map_location=self.model.device))
     self.model.eval()
     return self
-
-@patch
-def _load_optimizer(self: TransformerRewardTrainer, state: dict) -> None:
-    "Rebuild the saved phase's optimiser and schedule and load their state."
-    (self.model.freeze_encoders if state["phase"] == 1 else self.model.unfreeze_encoders)()
-    self._make_optimizer(state["phase"], state["phase_steps"])
-    self.optimizer.load_state_dict(state["optimizer"]); self.scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"].cpu())
 
 @patch(cls_method=True)
 def from_checkpoint(cls: TransformerRewardTrainer,
@@ -774,7 +616,7 @@ def from_checkpoint(cls: TransformerRewardTrainer,
 class LearnedRewardFunction(RewardFunction):
     "A trained reward model as a `RewardFunction`: batched scoring of whole groups, with a bounded LRU cache."
     def __init__(self,
-                 model: TransformerRewardTrainer | TransformerRewardModel,  # a trained trainer (or its model)
+                 model: TransformerRewardTrainer | TransformerRewardModel,  # a trained trainer (or its model, read as "prompt+reply")
                  weight: float = 1.0,  # weight in a `CompositeReward`
                  name: str | None = None,  # default: "LearnedRewardFunction"
                  cache_size: int = 1024,  # pairs remembered (least recently used dropped first); 0: no cache
@@ -783,13 +625,14 @@ class LearnedRewardFunction(RewardFunction):
         if isinstance(model, TransformerRewardModel): model = TransformerRewardTrainer(model=model)
         if not isinstance(model, TransformerRewardTrainer):
             raise ValueError(f"model must be a TransformerRewardTrainer or TransformerRewardModel, got {type(model).__name__}")
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ValueError(f"cache_size must be an int >= 0, got {cache_size!r}")
+        if not is_int(cache_size) or cache_size < 0: raise ValueError(f"cache_size must be an int >= 0, got {cache_size!r}")
         self.trainer, self.cache_size, self.batch_size = model, cache_size, batch_size
+        self.input_format = model.config.input_format  # conversations are scored as the training examples were made
         self._cache, self._lock, self.hits, self.misses = OrderedDict(), threading.Lock(), 0, 0
 
     def __repr__(self) -> str:
-        return f"LearnedRewardFunction(name={self.name!r}, weight={self.weight}, cache_size={self.cache_size})"
+        return (f"LearnedRewardFunction(name={self.name!r}, weight={self.weight}, cache_size={self.cache_size}, "
+                f"input_format={self.input_format!r})")
 
     def clear_cache(self) -> None:
         "Forget every cached score (do this after the model's weights change)."
@@ -831,12 +674,12 @@ def score_pairs(self: LearnedRewardFunction,
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #ff17b6c0
 @patch
 async def compute_rewards(self: LearnedRewardFunction, batch, contexts=None) -> list[RewardResult]:
-    "Score every conversation of `batch` in one batched call."
+    "Score every conversation of `batch` in one batched call, each made a text pair in the model's input format."
     if contexts is not None and len(contexts) != len(batch):
         raise ValueError(f"contexts has {len(contexts)} items but batch has {len(batch)}; give one context per conversation")
-    pairs = [conversation_to_pair(t) for t in batch]
+    pairs = [conversation_to_input(t, self.input_format) for t in batch]
     scores = await run_blocking(self.score_pairs, pairs)
-    return [RewardResult(s, {"learned": s}, {"model": self.trainer.config.base_model}) for s in scores]
+    return [RewardResult(s, {"learned": s}, {"model": self.trainer.config.base_model, "input_format": self.input_format}) for s in scores]
 
 @patch
 async def compute_reward(self: LearnedRewardFunction, turns, context: dict | None = None) -> RewardResult:
@@ -894,61 +737,98 @@ def heldout_scatter(
     return fig
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #b69604fc
-def _load_training_data(data: str, max_examples: int, seed: int) -> list[RewardExample]:
-    "Examples from 'chitchat' or a JSONL file of examples."
+def _load_training_data(data: str, max_examples: int, seed: int, objective: str | None = None) -> list[RewardExample]:
+    "Examples from 'chitchat' or a JSONL file of examples (each reward checked against `objective`)."
     if data == "chitchat": return load_chitchat_examples(max_examples=max_examples, seed=seed)
-    if not Path(data).exists(): raise ValueError(f"data must be 'chitchat' or an existing JSONL file of examples, got {data!r}")
-    examples = load_examples(data)
+    if not Path(data).is_file(): raise ValueError(f"data must be 'chitchat' or an existing JSONL file of examples, got {data!r}")
+    examples = load_examples(data, objective)
     return examples[:max_examples] if max_examples else examples
+
+_MIN_SPLIT = (1, 1, 3)  # train, early-stopping, held-out examples at least; the held-out Spearman's bootstrap needs 3
+
+def _split_sizes(n: int, test_fraction: float, dev_fraction: float) -> tuple[int, int, int]:
+    "(train, early-stopping, held-out) sizes of `n` examples split as `reward_model_train` splits them."
+    n_test = held_out_size(n, test_fraction)
+    n_dev = held_out_size(n - n_test, dev_fraction)
+    return n - n_test - n_dev, n_dev, n_test
+
+def _check_split_sizes(source: str, n: int, test_fraction: float, dev_fraction: float) -> None:
+    "Raise, naming the numbers, unless `n` examples split into parts large enough to train and report."
+    def ok(k: int) -> bool: return all(s >= m for s, m in zip(_split_sizes(k, test_fraction, dev_fraction), _MIN_SPLIT))
+    if ok(n): return
+    need = next((k for k in range(n + 1, 100_000) if ok(k)), None)  # ok(k) only turns true as k grows
+    fix = f"use at least {need} examples or change" if need else "change"
+    raise ValueError(f"{source} holds {n} examples, which test_fraction={test_fraction} and dev_fraction={dev_fraction} split "
+                     "{} train / {} early-stopping / {} held-out; ".format(*_split_sizes(n, test_fraction, dev_fraction)) +
+                     "training needs at least {} / {} / {} (3 held-out for the Spearman bootstrap interval): ".format(*_MIN_SPLIT) +
+                     f"{fix} test_fraction or dev_fraction")
+
+# %% ../../nbs/26_training.transformer_reward_model.ipynb #5520c16b
+def _heldout_report(trainer: TransformerRewardTrainer, train: list[RewardExample], test: list[RewardExample], seed: int) -> dict:
+    "The learned model's held-out metrics beside the length baseline's, the Spearman gain with its interval, and the predictions."
+    predictions = trainer.predict([e.prompt for e in test], [e.response for e in test])
+    targets, baseline = [e.reward for e in test], length_baseline(train, test)
+    baseline_predictions = [baseline["a"] + baseline["b"] * _log_words(e) for e in test]
+    return {"learned": regression_metrics(predictions, targets), "length_baseline": baseline,
+            "spearman_gain": spearman_gain_ci(predictions, baseline_predictions, targets, seed=seed),
+            "predictions": predictions, "targets": targets}
 
 def _report(label: str, m: dict) -> str:
     "One line of held-out metrics."
     return f"{label:<22} MSE {m['mse']:.4f}   Pearson {m['pearson']:+.3f}   Spearman {m['spearman']:+.3f}"
 
+def _print_train_summary(s: dict, output: str) -> None:
+    "What `reward_model_train` prints."
+    g = s["spearman_gain"]
+    print(f"{s['num_train']} train / {s['num_dev']} early-stopping / {s['num_test']} held-out conversations; "
+          f"{s['epochs']} epochs in {s['train_seconds']:.0f}s", _report("learned", s["learned"]), _report("length-only baseline", s["length_baseline"]),
+          f"Spearman gain over the baseline {g['gain']:+.3f} (95% paired bootstrap interval {g['ci_low']:+.3f} to {g['ci_high']:+.3f})",
+          f"saved {output}", sep="\n")
+
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #9f4f88e2
+_TUNED = RewardTrainingConfig.tuned()  # `reward_model_train`'s defaults, so the command line and the preset agree
+
 def reward_model_train(
     data: str = "chitchat",  # "chitchat" (BYU human ratings) or a JSONL file of reward examples
     output: str = "runs/reward_model",  # checkpoint folder to write
     max_examples: int = 0,  # use at most this many examples (0: all)
     test_fraction: float = 0.2,  # share of conversations held out for the reported metrics (never trained on)
     dev_fraction: float = 0.15,  # share of the training conversations used for early stopping
-    max_length: int = 128,  # tokens per encoder window
-    max_windows: int = 8,  # windows per text; longer texts are truncated
-    truncation_side: str = "left",  # "left" keeps the end of long texts (conversations), "right" the start
-    num_epochs: int = 40,  # epochs in all: head-only ones, then the rest with the encoder
-    freeze_epochs: int = 40,  # head-only epochs (cheap: cached embeddings; early stopping ends them sooner)
-    batch_size: int = 16,  # examples per step
-    learning_rate: float = 2e-5,  # encoder learning rate (phase 2)
-    head_learning_rate: float = 1e-3,  # head learning rate
-    objective: str = "mse",  # "mse" or "bradley_terry"
-    length_feature: bool = True,  # give the head the response's log token count
-    seed: int = 0,  # seeds the splits and training
+    max_length: int = _TUNED.max_length,  # tokens per encoder window
+    max_windows: int = _TUNED.max_windows,  # windows per text; longer texts are truncated
+    truncation_side: str = _TUNED.truncation_side,  # "left" keeps the end of long texts (conversations), "right" the start
+    num_epochs: int = _TUNED.num_epochs,  # epochs in all: head-only ones, then the rest with the encoder
+    freeze_epochs: int = _TUNED.freeze_epochs,  # head-only epochs (cheap: cached embeddings; early stopping ends them sooner)
+    batch_size: int = _TUNED.batch_size,  # examples per step
+    learning_rate: float = _TUNED.learning_rate,  # encoder learning rate (phase 2)
+    head_learning_rate: float = _TUNED.head_learning_rate,  # head learning rate
+    objective: str = _TUNED.objective,  # "mse" or "bradley_terry"
+    length_feature: bool = _TUNED.length_feature,  # give the head the response's log token count
+    seed: int = _TUNED.seed,  # seeds the splits and training
     torch_threads: int = 0,  # torch CPU threads; 0: 1 on machines with 2 cores or fewer, else torch's default
     verbose: bool = True,  # print the metrics
 ) -> dict:  # held-out metrics, the baseline's, sizes, history, predictions and targets
     "Train a reward model, report held-out MSE/Pearson/Spearman beside a length-only baseline, and save it."
-    train, test = split_examples(_load_training_data(data, max_examples, seed), test_fraction, seed)
+    for name, value in (("test_fraction", test_fraction), ("dev_fraction", dev_fraction)):
+        check(is_real(value) and 0 < value < 1, "reward_model_train", name, value, "a share of the examples, in (0, 1)")
+    config = RewardTrainingConfig.tuned(max_length=max_length, max_windows=max_windows, truncation_side=truncation_side, num_epochs=num_epochs,
+                                        freeze_epochs=freeze_epochs, batch_size=batch_size, learning_rate=learning_rate, head_learning_rate=head_learning_rate,
+                                        objective=objective, length_feature=length_feature, seed=seed, torch_threads=torch_threads or None)
+    examples = _load_training_data(data, max_examples, seed, objective)
+    _check_split_sizes(data, len(examples), test_fraction, dev_fraction)  # all of this before any training
+    train, test = split_examples(examples, test_fraction, seed)
     fit, dev = split_examples(train, dev_fraction, seed + 1)
-    config = RewardTrainingConfig(max_length=max_length, max_windows=max_windows, truncation_side=truncation_side, num_epochs=num_epochs,
-                                  freeze_epochs=freeze_epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                  head_learning_rate=head_learning_rate, objective=objective, length_feature=length_feature, seed=seed,
-                                  torch_threads=torch_threads or None)
-    trainer = TransformerRewardTrainer(config)
-    run = trainer.train(fit, dev)
-    predictions = trainer.predict([e.prompt for e in test], [e.response for e in test])
-    targets = [e.reward for e in test]
-    learned, baseline = regression_metrics(predictions, targets), length_baseline(train, test)
-    gain = spearman_gain_ci(predictions, [baseline["a"] + baseline["b"] * _log_words(e) for e in test], targets, seed=seed)
-    summary = {"learned": learned, "length_baseline": baseline, "spearman_gain": gain, "num_train": len(fit), "num_dev": len(dev), "num_test": len(test),
-               "epochs": len(run["history"]), "best_epoch": run["best_epoch"], "train_seconds": run["train_seconds"]}
-    meta = {"data": {"data": data, "max_examples": max_examples, "test_fraction": test_fraction, "seed": seed}, "heldout": summary}
-    trainer.save_checkpoint(output, metadata=meta)
-    if verbose: print(f"{len(fit)} train / {len(dev)} early-stopping / {len(test)} held-out conversations; "
-                      f"{summary['epochs']} epochs in {run['train_seconds']:.0f}s",
-                      _report("learned", learned), _report("length-only baseline", baseline),
-                      f"Spearman gain over the baseline {gain['gain']:+.3f} (95% paired bootstrap interval {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f})",
-                      f"saved {output}", sep="\n")
-    return {**summary, "history": run["history"], "predictions": predictions, "targets": targets}
+    trainer = TransformerRewardTrainer(replace(config, input_format=infer_input_format(examples)))
+    run, report = trainer.train(fit, dev), {}
+    summary = {"num_train": len(fit), "num_dev": len(dev), "num_test": len(test), "epochs": len(run["history"]),
+               "best_epoch": run["best_epoch"], "train_seconds": run["train_seconds"]}
+    data_meta = {"data": data, "max_examples": max_examples, "test_fraction": test_fraction, "seed": seed}
+    try: report = _heldout_report(trainer, train, test, seed)
+    finally:  # the trained model is saved even if the report fails
+        summary.update({k: v for k, v in report.items() if k not in ("predictions", "targets")})
+        trainer.save_checkpoint(output, metadata={"data": data_meta, "heldout": summary})
+    if verbose: _print_train_summary(summary, output)
+    return {**summary, "history": run["history"], "predictions": report["predictions"], "targets": report["targets"]}
 
 # %% ../../nbs/26_training.transformer_reward_model.ipynb #c9d61d20
 def reward_model_eval(
@@ -958,12 +838,13 @@ def reward_model_eval(
     verbose: bool = True,  # print the metrics
 ) -> dict:  # learned and length-baseline metrics on the evaluation set
     "Score a reward-model checkpoint on held-out data beside the length-only baseline."
-    meta = read_checkpoint_meta(checkpoint)
-    saved = meta.get("metadata", {}).get("data")
-    if data: train, test = [], _load_training_data(data, max_examples, seed=0)
-    elif saved: train, test = split_examples(_load_training_data(saved["data"], saved["max_examples"], saved["seed"]),
-                                             saved["test_fraction"], saved["seed"])
-    else: raise ValueError(f"{checkpoint} records no training data; pass data='chitchat' or a JSONL file")
+    saved = read_checkpoint_meta(checkpoint).get("metadata", {}).get("data")
+    if not data and not saved: raise ValueError(f"{checkpoint} records no training data; pass data='chitchat' or a JSONL file")
+    source = data or saved["data"]
+    examples = _load_training_data(source, max_examples if data else saved["max_examples"], 0 if data else saved["seed"])
+    if len(examples) < 2:
+        raise ValueError(f"{source} holds {'no examples' if not examples else 'only 1 example'}; evaluating needs at least 2 (for the correlations)")
+    train, test = ([], examples) if data else split_examples(examples, saved["test_fraction"], saved["seed"])
     trainer = TransformerRewardTrainer.from_checkpoint(checkpoint, load_optimizer=False)
     predictions = trainer.predict([e.prompt for e in test], [e.response for e in test])
     out = {"learned": regression_metrics(predictions, [e.reward for e in test]), "num_examples": len(test)}

@@ -12,7 +12,10 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from fastcore.basics import patch
 from plotly.subplots import make_subplots
-from .advanced_dashboard import AdvancedDashboard, Alert, TrainingCallback, canonical_name
+from .advanced_dashboard import AdvancedDashboard
+from .alerts import Alert
+from .health import TrainingCallback
+from .metrics import canonical_name
 
 # %% auto #0
 __all__ = ['CURVES', 'ALERT_CSS', 'GAUGES', 'training_figure', 'update_figure', 'alert_line', 'alerts_html', 'format_duration',
