@@ -21,7 +21,7 @@ $(VENV)/.all: $(VENV)/.training
 	touch $@
 
 demo: $(VENV)/.training
-	HF_HUB_OFFLINE=1 $(VENV)/bin/stateset-agents train
+	HF_HUB_OFFLINE=1 $(VENV)/bin/stateset-agents train --overwrite
 
 # Debian's chromium drives the browser test of the live dashboard (never `playwright install`: it downloads a browser).
 chromium:

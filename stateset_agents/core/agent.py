@@ -12,7 +12,8 @@ from fastcore.basics import patch
 from .async_utils import run_blocking, run_sync
 from .checks import check, is_int, is_real
 from .models import DEFAULT_POLICY, load_causal_lm
-from .trajectory import ROLES, _utf8_text
+from .trajectory import ROLES
+from .checks import utf8_text
 
 # %% auto #0
 __all__ = ['AgentConfig', 'Completion', 'cut_at_eos', 'Agent', 'MultiTurnAgent']
@@ -107,7 +108,7 @@ def _check_messages(
         if m["role"] not in ROLES: raise ValueError(f"messages[{i}] has unknown role {m['role']!r}; expected one of {', '.join(ROLES)}")
         if not isinstance(m["content"], str):
             raise ValueError(f"messages[{i}] content must be a str, got {type(m['content']).__name__}: {m['content']!r}")
-        _utf8_text(m["content"], f"messages[{i}] content")
+        utf8_text(m["content"], f"messages[{i}] content")
 
 @patch
 def with_system(self: MultiTurnAgent, messages: list[dict]) -> list[dict]:

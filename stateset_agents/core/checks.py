@@ -8,8 +8,9 @@ import contextlib, errno, fcntl, json, math, os, shutil, signal, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['check', 'is_int', 'is_real', 'finite_float', 'json_safe', 'fsync_dir', 'atomic_write_text', 'atomic_write_json',
-           'fault_point', 'fsync_tree', 'atomic_replace_dir', 'recover_dir', 'FolderInUseError', 'run_lock']
+__all__ = ['check', 'is_int', 'is_real', 'finite_float', 'utf8_text', 'json_safe', 'fsync_dir', 'atomic_write_text',
+           'atomic_write_json', 'fault_point', 'fsync_tree', 'atomic_replace_dir', 'recover_dir', 'FolderInUseError',
+           'run_lock']
 
 # %% ../../nbs/00_core.checks.ipynb #0483a7a2
 def check(
@@ -40,6 +41,18 @@ def finite_float(
         raise ValueError(f"{what} must be a number, got {type(value).__name__}: {value!r}")
     if not math.isfinite(value): raise ValueError(f"{what} must be finite, got {value!r}")
     return float(value)
+
+# %% ../../nbs/00_core.checks.ipynb #c52ee937
+def utf8_text(
+    text: str,  # a message's text
+    what: str,  # its name, for the error message
+) -> str:  # `text`, unchanged
+    "`text`, or a `ValueError` naming `what` when it holds a lone surrogate (not valid Unicode, so never UTF-8)."
+    try: text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{what} holds a lone surrogate {text[e.start]!r} at index {e.start}: not valid Unicode "
+                         "text, so it cannot be saved as UTF-8") from None
+    return text
 
 # %% ../../nbs/00_core.checks.ipynb #f22a9ae6
 def json_safe(obj):

@@ -14,10 +14,11 @@ from .trajectory import ROLES, ConversationTurn, MultiTurnTrajectory
 from .checks import check, finite_float, is_int, is_real
 
 # %% auto #0
-__all__ = ['AGGREGATIONS', 'RewardResult', 'assistant_texts', 'context_value', 'RewardFunction', 'count_phrases',
-           'HeuristicReward', 'HelpfulnessReward', 'SafetyReward', 'TaskCompletionReward', 'ConcisenessReward',
-           'EmpathyReward', 'CompositeReward', 'create_customer_service_reward', 'create_technical_support_reward',
-           'create_sales_reward', 'states_fact', 'RubricReward']
+__all__ = ['AGGREGATIONS', 'RewardResult', 'role_and_content', 'assistant_texts', 'context_value', 'checked_result',
+           'RewardFunction', 'count_phrases', 'HeuristicReward', 'HelpfulnessReward', 'SafetyReward',
+           'TaskCompletionReward', 'ConcisenessReward', 'EmpathyReward', 'CompositeReward',
+           'create_customer_service_reward', 'create_technical_support_reward', 'create_sales_reward', 'states_fact',
+           'RubricReward']
 
 # %% ../../nbs/02_core.reward.ipynb #a8ebb489
 @dataclass
@@ -36,7 +37,7 @@ class RewardResult:
             raise ValueError(f"metadata must be a dict, got {type(self.metadata).__name__}: {self.metadata!r}")
 
 # %% ../../nbs/02_core.reward.ipynb #37f43388
-def _role_and_content(
+def role_and_content(
     turn,  # a `ConversationTurn` or a `{"role": ..., "content": ...}` dict
     i: int,  # its index, for the error message
 ) -> tuple[str, str]:
@@ -60,7 +61,7 @@ def assistant_texts(
     if isinstance(turns, MultiTurnTrajectory): turns = turns.turns
     if not isinstance(turns, (list, tuple)):
         raise TypeError(f"turns must be a list of turns, got {type(turns).__name__}: {turns!r}")
-    pairs = [_role_and_content(t, i) for i, t in enumerate(turns)]
+    pairs = [role_and_content(t, i) for i, t in enumerate(turns)]
     return [content for role, content in pairs if role == "assistant"]
 
 # %% ../../nbs/02_core.reward.ipynb #e28e190b
@@ -83,7 +84,7 @@ def context_value(
     return getattr(scenario, key, default)
 
 # %% ../../nbs/02_core.reward.ipynb #27a3bafd
-def _checked(
+def checked_result(
     result,  # what a reward's `compute_reward` returned
     reward,  # the reward, for the error message
 ) -> RewardResult:
@@ -107,7 +108,7 @@ class RewardFunction:
 
     def __call__(self, turns: Sequence[ConversationTurn | dict], context: dict | None = None) -> RewardResult:
         "Score `turns` synchronously; works inside Jupyter's running loop."
-        return _checked(run_sync(self.compute_reward(turns, context)), self)
+        return checked_result(run_sync(self.compute_reward(turns, context)), self)
 
     def __repr__(self) -> str: return f"{type(self).__name__}(name={self.name!r}, weight={self.weight})"
 
@@ -123,7 +124,7 @@ async def compute_rewards(
     if len(contexts) != len(batch):
         raise ValueError(f"contexts has {len(contexts)} items but batch has {len(batch)}; give one context per conversation")
     results = await asyncio.gather(*(self.compute_reward(t, c) for t, c in zip(batch, contexts)))
-    return [_checked(r, self) for r in results]
+    return [checked_result(r, self) for r in results]
 
 # %% ../../nbs/02_core.reward.ipynb #3df2a3f6
 def _normalise(text: str) -> str:
@@ -387,7 +388,7 @@ class CompositeReward(RewardFunction):
 async def compute_reward(self: CompositeReward, turns, context=None) -> RewardResult:
     "Score `turns` with every part and aggregate; the breakdown namespaces each part's components."
     results = await asyncio.gather(*(f.compute_reward(turns, context) for f in self.reward_functions))
-    results = [_checked(r, f) for r, f in zip(results, self.reward_functions)]
+    results = [checked_result(r, f) for r, f in zip(results, self.reward_functions)]
     breakdown, metadata = {}, {"aggregation": self.aggregation, "weights": {}, "parts": {}}
     for f, w, r in zip(self.reward_functions, self.weights, results):
         breakdown[f.name] = r.score

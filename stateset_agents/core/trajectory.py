@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable
 from uuid import uuid4
 from fastcore.basics import patch
-from .checks import atomic_write_text, finite_float
+from .checks import atomic_write_text, finite_float, utf8_text
 
 # %% auto #0
 __all__ = ['ROLES', 'TURN_FIELDS', 'TRAJECTORY_FIELDS', 'ConversationTurn', 'MultiTurnTrajectory', 'save_trajectories',
@@ -30,18 +30,6 @@ def _token_id_list(
         if isinstance(t, bool) or not isinstance(t, int) or t < 0:
             raise ValueError(f"token_ids[{i}] must be a non-negative int, got {t!r}")
     return list(token_ids)
-
-# %% ../../nbs/01_core.trajectory.ipynb #c52ee937
-def _utf8_text(
-    text: str,  # a message's text
-    what: str,  # its name, for the error message
-) -> str:  # `text`, unchanged
-    "`text`, or a `ValueError` naming `what` when it holds a lone surrogate (not valid Unicode, so never UTF-8)."
-    try: text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        raise ValueError(f"{what} holds a lone surrogate {text[e.start]!r} at index {e.start}: not valid Unicode "
-                         "text, so it cannot be saved as UTF-8") from None
-    return text
 
 # %% ../../nbs/01_core.trajectory.ipynb #71e852bd
 def _check_keys(
@@ -70,7 +58,7 @@ class ConversationTurn:
         if self.role not in ROLES: raise ValueError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
         if not isinstance(self.content, str):
             raise ValueError(f"content must be a str, got {type(self.content).__name__}: {self.content!r}")
-        _utf8_text(self.content, "content")
+        utf8_text(self.content, "content")
         for name in ("reward", "token_ids"):
             if self.role != "assistant" and getattr(self, name) is not None:
                 raise ValueError(f"a {self.role} turn has {name}={getattr(self, name)!r}: only assistant turns carry a reward or token ids")
@@ -196,7 +184,7 @@ def _to_jsonl_line(
         raise TypeError(f"trajectories[{i}] must be a MultiTurnTrajectory, got {type(traj).__name__}")
     try:
         line = json.dumps(traj.to_dict(), ensure_ascii=False, allow_nan=False)
-        _utf8_text(line, "its JSON")  # a lone surrogate in metadata would fail mid-write otherwise
+        utf8_text(line, "its JSON")  # a lone surrogate in metadata would fail mid-write otherwise
         if MultiTurnTrajectory.from_dict(json.loads(line)) != traj:
             raise ValueError("it would not load back equal: its metadata holds values JSON changes "
                              "(tuples, sets, non-string keys)")

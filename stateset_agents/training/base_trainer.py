@@ -25,7 +25,7 @@ from ..core.checks import (atomic_replace_dir, atomic_write_text, check, fault_p
                                          json_safe, recover_dir, run_lock)
 from .config import BaseTrainerConfig, BOOL_RULE, CONFIG_RULES, int_rule, real_rule  # the config lives in its own chapter
 from .losses import group_advantages, policy_loss
-from .task import (build_environment, calibration_state, frozen_calibration, load_calibration_state,
+from .task import (build_environment, build_reward, calibration_state, default_reward, frozen_calibration, load_calibration_state,
                                            run_scenarios, with_check, CHECK_NAME)
 from ..utils.health import should_skip_step
 
@@ -335,6 +335,7 @@ class BaseTrainer:
         self.config = config
         torch.set_num_threads(default_threads(config.torch_threads))
         self.environment = environment or build_environment(config)  # the train split, the config's reward and calibration
+        self.task_from_config = environment is None  # evaluation rebuilds the reward uncalibrated only then
         self._eval_env = None  # built on the first evaluation
         self.manager = BaseModelManager(config)
         self.model, self.tokenizer = self.manager.load_model_and_tokenizer(model, tokenizer)
@@ -456,13 +457,19 @@ def evaluate(self: BaseTrainer,
              scenarios: list | None = None,  # default: the config's eval split of its scenarios
              ) -> dict[str, float]:  # eval/reward (and eval/check_reward) with standard errors
     "Mean total reward of the current policy on held-out scenarios; changes nothing in the training run."
+    n = samples_per_scenario or self.config.eval_samples
+    if scenarios is not None: return self._evaluate_in(self._eval_environment(scenarios), n, seed)
+    if self._eval_env is None: self._eval_env = self._eval_environment(run_scenarios(self.config, self.config.eval_split))
+    return self._evaluate_in(self._eval_env, n, seed)
+
+@patch
+def _eval_environment(self: BaseTrainer, scenarios: list) -> ConversationEnvironment:
+    "The held-out environment: the training customer, the reward in its own units (uncalibrated), and the check reward."
     c = self.config
-    if scenarios is not None or self._eval_env is None:
-        env = ConversationEnvironment(scenarios or run_scenarios(c, c.eval_split), max_turns=c.max_turns,
-                                      customer=self.environment.customer, reward_fn=with_check(self.environment.reward_fn, c.check_reward))
-        if scenarios is not None: return self._evaluate_in(env, samples_per_scenario or c.eval_samples, seed)
-        self._eval_env = env
-    return self._evaluate_in(self._eval_env, samples_per_scenario or c.eval_samples, seed)
+    raw = c.calibration != "none" and self.task_from_config  # a running normaliser's units drift as the policy improves
+    reward = build_reward(c.reward or default_reward(c.scenarios)) if raw else self.environment.reward_fn
+    return ConversationEnvironment(scenarios, max_turns=c.max_turns, customer=self.environment.customer,
+                                   reward_fn=with_check(reward, c.check_reward))
 
 @patch
 def _evaluate_in(self: BaseTrainer, env: ConversationEnvironment, n: int, seed: int) -> dict[str, float]:

@@ -13,16 +13,16 @@ from typing import Iterable, Sequence
 
 from fastcore.basics import patch
 from ..core.async_utils import run_sync
-from ..core.reward import RewardFunction, RewardResult, _checked
+from ..core.reward import RewardFunction, RewardResult, checked_result
 from ..core.trajectory import MultiTurnTrajectory
 from ..core.checks import atomic_write_text, finite_float
 from ..utils.metrics import percentile
 
 # %% auto #0
-__all__ = ['PERCENTILES', 'METHODS', 'BUILTIN_REWARDS', 'RewardWindow', 'RewardStatistics', 'RewardNormalizer',
-           'CalibratedRewardFunction', 'reward_labels', 'MultiRewardCalibrator', 'calibrate_reward_functions',
-           'AdaptiveRewardScaler', 'run_scaler', 'calibration_figure', 'save_calibration', 'load_normalizers',
-           'build_reward', 'format_statistics', 'calibrate']
+__all__ = ['PERCENTILES', 'METHODS', 'RewardWindow', 'RewardStatistics', 'RewardNormalizer', 'CalibratedRewardFunction',
+           'reward_labels', 'MultiRewardCalibrator', 'calibrate_reward_functions', 'AdaptiveRewardScaler', 'run_scaler',
+           'calibration_figure', 'save_calibration', 'load_normalizers', 'build_reward', 'format_statistics',
+           'calibrate']
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #2dcd5709
 class RewardWindow:
@@ -286,7 +286,7 @@ def _calibrated(self: CalibratedRewardFunction, base: RewardResult) -> RewardRes
 @patch
 async def compute_reward(self: CalibratedRewardFunction, turns, context: dict | None = None) -> RewardResult:
     "Score with the base reward, update the statistics unless frozen, and normalise."
-    base = _checked(await self.base_reward_fn.compute_reward(turns, context), self.base_reward_fn)
+    base = checked_result(await self.base_reward_fn.compute_reward(turns, context), self.base_reward_fn)
     if self.auto_calibrate: self.normalizer.add(base.score)
     return self._calibrated(base)
 
@@ -476,20 +476,14 @@ def load_normalizers(
     return {label: RewardNormalizer.from_state_dict(entry["normalizer"]) for label, entry in data.items()}
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #3a7bd809
-BUILTIN_REWARDS = ("helpfulness", "safety", "task_completion", "empathy", "conciseness", "customer_service")
-
 def build_reward(spec: str) -> RewardFunction:
-    "A reward from its command-line name (see `BUILTIN_REWARDS`), or `learned:PATH` for a reward-model checkpoint."
-    from stateset_agents.core import reward as R
+    "One reward by its command-line name (see `training.config.BUILTIN_REWARDS`), or `learned:PATH` for a reward-model checkpoint."
+    from stateset_agents.training.config import BUILTIN_REWARDS
+    from stateset_agents.training.task import reward_part  # one builder for training and calibration
     spec = spec.strip()
-    if spec.startswith("learned:"):
-        from stateset_agents.training.transformer_reward_model import create_transformer_reward_function
-        return create_transformer_reward_function(spec.removeprefix("learned:"))
-    makers = {"helpfulness": R.HelpfulnessReward, "safety": R.SafetyReward, "task_completion": R.TaskCompletionReward,
-              "empathy": R.EmpathyReward, "conciseness": R.ConcisenessReward, "customer_service": R.create_customer_service_reward}
-    if spec not in makers:
+    if spec not in BUILTIN_REWARDS and not (spec.startswith("learned:") and spec.removeprefix("learned:").strip()):
         raise ValueError(f"unknown reward {spec!r}; choose from {', '.join(BUILTIN_REWARDS)} or learned:PATH")
-    return makers[spec]()
+    return reward_part(spec)
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #962bce22
 def format_statistics(stats: dict[str, RewardStatistics]) -> str:

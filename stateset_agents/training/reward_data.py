@@ -13,7 +13,7 @@ import torch
 
 from ..core.async_utils import run_sync
 from ..core.checks import atomic_write_text, check, finite_float
-from ..core.reward import RewardFunction, _role_and_content
+from ..core.reward import RewardFunction, role_and_content
 from ..core.trajectory import MultiTurnTrajectory
 
 # %% auto #0
@@ -32,7 +32,7 @@ def _turn_pairs(turns) -> list[tuple[str, str]]:
     if isinstance(turns, MultiTurnTrajectory): turns = turns.turns
     if not isinstance(turns, (list, tuple)):
         raise ValueError(f"turns must be a list of turns, got {type(turns).__name__}: {turns!r}")
-    return [_role_and_content(t, i) for i, t in enumerate(turns)]
+    return [role_and_content(t, i) for i, t in enumerate(turns)]
 
 def conversation_to_pair(
     turns,  # a conversation: `ConversationTurn`s or chat-message dicts, or a `MultiTurnTrajectory`
