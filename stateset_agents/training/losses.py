@@ -4,12 +4,15 @@
 
 # %% ../../nbs/20_training.losses.ipynb #b18aec09
 from __future__ import annotations
+import math
 import torch
+import torch.nn.functional as F
 from .config import IMPORTANCE_LEVELS, LOSS_TYPES, SCALES  # the names the options accept
 
 # %% auto #0
-__all__ = ['AGGREGATORS', 'group_advantages', 'per_sequence', 'importance_weights', 'clipped_surrogate', 'k3_kl', 'clip_metrics',
-           'policy_loss']
+__all__ = ['AGGREGATORS', 'DPO_LOSS_TYPES', 'group_advantages', 'per_sequence', 'importance_weights', 'clipped_surrogate',
+           'k3_kl', 'clip_metrics', 'policy_loss', 'gae', 'masked_whiten', 'clipped_value_loss', 'masked_entropy',
+           'dpo_loss']
 
 # %% ../../nbs/20_training.losses.ipynb #7a10052c
 def _nanstd(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -150,3 +153,90 @@ def policy_loss(
     loss = AGGREGATORS[loss_type](per_token_loss, mask, max_completion_length=max_completion_length, num_items=num_items,
                                    sequence_ids=sequence_ids)
     return loss, metrics
+
+# %% ../../nbs/20_training.losses.ipynb #c254331d
+def gae(
+    rewards: torch.Tensor,  # (B, T) reward at each position (0 where none)
+    values: torch.Tensor,  # (B, T) value estimates V(s_t)
+    mask: torch.Tensor,  # (B, T) 1 on time steps (the agent's tokens), 0 elsewhere
+    *,
+    gamma: float = 1.0,  # discount per step
+    lam: float = 0.95,  # GAE's lambda: 0 is one-step TD, 1 is the Monte-Carlo return minus V
+) -> tuple[torch.Tensor, torch.Tensor]:  # (advantages, returns), both (B, T) and 0 off the steps
+    "Generalised advantage estimation over the masked steps of each row."
+    B, T = rewards.shape
+    step = mask.bool()
+    adv = torch.zeros_like(rewards)
+    next_value = torch.zeros(B, dtype=values.dtype, device=values.device)  # V of the next step; 0 past the last
+    next_adv = torch.zeros(B, dtype=values.dtype, device=values.device)
+    for t in reversed(range(T)):
+        delta = rewards[:, t] + gamma * next_value - values[:, t]  # (B,)
+        a = delta + gamma * lam * next_adv
+        on = step[:, t]
+        adv[:, t] = torch.where(on, a, torch.zeros_like(a))
+        next_value = torch.where(on, values[:, t], next_value)  # a non-step leaves the carry untouched
+        next_adv = torch.where(on, a, next_adv)
+    return adv, (adv + values) * mask
+
+def masked_whiten(
+    x: torch.Tensor,  # (B, T) values to whiten
+    mask: torch.Tensor,  # (B, T) 1 where they count
+    shift_mean: bool = True,  # False keeps the mean (TRL's whiten_rewards)
+) -> torch.Tensor:  # (B, T) zero mean (unless shift_mean=False) and unit variance over the masked entries
+    "Whiten `x` over the entries where `mask` is 1, with the unbiased variance (TRL's masked_whiten)."
+    n = mask.sum()
+    if n < 2: raise ValueError(f"masked_whiten needs at least 2 masked entries, got {int(n)}")
+    mean = (x * mask).sum() / n
+    var = (((x - mean) ** 2) * mask).sum() / n * n / (n - 1)
+    out = (x - mean) * torch.rsqrt(var + 1e-8)
+    return out if shift_mean else out + mean
+
+# %% ../../nbs/20_training.losses.ipynb #a400e9b0
+def clipped_value_loss(
+    values: torch.Tensor,  # (B, T) current value predictions (differentiable)
+    old_values: torch.Tensor,  # (B, T) values recorded when the batch was sampled
+    returns: torch.Tensor,  # (B, T) value targets (from `gae`)
+    mask: torch.Tensor,  # (B, T) 1 on the steps
+    clip_range: float = 0.2,  # how far a value may move from its old value before clipping
+) -> tuple[torch.Tensor, float]:  # (scalar loss, fraction of steps where the clipped term was larger)
+    "PPO's clipped value loss, 0.5 * masked mean of the larger squared error."
+    clipped = old_values + (values - old_values).clamp(-clip_range, clip_range)
+    unclipped_loss, clipped_loss = (values - returns) ** 2, (clipped - returns) ** 2
+    loss = 0.5 * (torch.max(unclipped_loss, clipped_loss) * mask).sum() / mask.sum().clamp(min=1)
+    return loss, _masked_mean((clipped_loss > unclipped_loss).float(), mask)
+
+def masked_entropy(
+    logits: torch.Tensor,  # (B, T, V) logits at the sampled positions
+    mask: torch.Tensor,  # (B, T) 1 on the sampled tokens
+    temperature: float = 1.0,  # the sampling temperature
+) -> torch.Tensor:  # scalar: mean entropy (nats) over the masked positions
+    "Mean entropy of the policy's next-token distribution at the sampled positions."
+    logp = (logits.float() / temperature).log_softmax(-1)
+    ent = -(logp.exp() * logp).sum(-1)  # (B, T)
+    return (ent * mask).sum() / mask.sum().clamp(min=1)
+
+# %% ../../nbs/20_training.losses.ipynb #4384337b
+DPO_LOSS_TYPES = ("sigmoid", "ipo", "hinge")
+
+def dpo_loss(
+    chosen_logps: torch.Tensor,  # (B,) policy log-probs of the chosen replies (summed over tokens)
+    rejected_logps: torch.Tensor,  # (B,) policy log-probs of the rejected replies
+    ref_chosen_logps: torch.Tensor,  # (B,) reference log-probs of the chosen replies
+    ref_rejected_logps: torch.Tensor,  # (B,) reference log-probs of the rejected replies
+    *,
+    beta: float = 0.1,  # strength of the implicit KL constraint
+    loss_type: str = "sigmoid",  # "sigmoid", "ipo" or "hinge"
+    label_smoothing: float = 0.0,  # sigmoid only: the assumed share of flipped labels, in [0, 0.5)
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # (losses (B,), chosen_rewards (B,), rejected_rewards (B,))
+    "Per-pair DPO, IPO or hinge losses and the detached implicit rewards."
+    if loss_type not in DPO_LOSS_TYPES: raise ValueError(f"loss_type must be one of {DPO_LOSS_TYPES}, got {loss_type!r}")
+    if not (math.isfinite(beta) and beta > 0): raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
+    if not 0 <= label_smoothing < 0.5: raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing!r}")
+    if label_smoothing and loss_type != "sigmoid": raise ValueError(f"label_smoothing applies to loss_type='sigmoid' only, not {loss_type!r}")
+    chosen, rejected = chosen_logps - ref_chosen_logps, rejected_logps - ref_rejected_logps  # (B,) log-ratios
+    delta = chosen - rejected
+    if loss_type == "sigmoid":
+        losses = -(1 - label_smoothing) * F.logsigmoid(beta * delta) - label_smoothing * F.logsigmoid(-beta * delta)
+    elif loss_type == "ipo": losses = (delta - 1 / (2 * beta)) ** 2
+    else: losses = torch.relu(1 - beta * delta)
+    return losses, beta * chosen.detach(), beta * rejected.detach()
