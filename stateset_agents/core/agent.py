@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import torch
 from fastcore.basics import patch
 from .async_utils import run_blocking, run_sync
-from .checks import check, is_int, is_real
+from .checks import check, is_int, is_real, utf8_text
 from .models import DEFAULT_POLICY, load_causal_lm
 from .trajectory import ROLES
-from .checks import utf8_text
 
 # %% auto #0
 __all__ = ['AgentConfig', 'Completion', 'cut_at_eos', 'Agent', 'MultiTurnAgent']
