@@ -5,7 +5,7 @@
 # %% ../../nbs/21_training.base_trainer.ipynb #859212b7
 from __future__ import annotations
 import copy, json, math, os, pickle, random, shutil, tempfile, time
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,7 @@ from ..core.agent import AgentConfig, MultiTurnAgent
 from ..core.async_utils import run_sync
 from ..core.environment import ConversationEnvironment
 from ..core.models import load_causal_lm
-from ..core.reward import create_customer_service_reward
-from ..core.scenarios import Scenario, customer_service_scenarios
+from ..core.scenarios import Scenario
 from ..core.trajectory import MultiTurnTrajectory
 from ..utils.inspector import ConversationView, conversation_view
 from ..core.checks import (atomic_replace_dir, atomic_write_text, check, fault_point, fsync_dir, is_int, is_real,
@@ -34,7 +33,7 @@ __all__ = ['RUN_FILES', 'BaseModelManager', 'TrainingRow', 'trajectory_rows', 'c
            'completion_logps', 'RolloutBatch', 'BaseTrajectoryGenerator', 'turn_returns', 'turn_advantages',
            'inspect_conversation', 'compute_group_advantages', 'normalize_advantages', 'lr_multiplier',
            'default_threads', 'BaseTrainer', 'rollout_metrics', 'claim_output_dir', 'checkpoint_step',
-           'rewind_output_dir', 'read_checkpoint']
+           'rewind_output_dir', 'prepare_output_dir', 'read_checkpoint']
 
 # %% ../../nbs/21_training.base_trainer.ipynb #f33db3b3
 class BaseModelManager:
@@ -528,6 +527,16 @@ def rewind_output_dir(
     if later: fsync_dir(out)
     return [p.name for p in later]
 
+def prepare_output_dir(
+    out: Path,  # the run's output folder (the caller holds its lock)
+    step: int,  # the step the run starts from (0 for a new run)
+    resumed_from: str | Path | None,  # the checkpoint it resumed from, if any
+    overwrite: bool = False,  # a new run may delete a previous run's files
+) -> None:
+    "A run continued in place rewinds the folder to its step; any other run claims the folder (see above)."
+    if step > 0 and (resumed_from is None or Path(resumed_from).resolve().parent == out.resolve()): rewind_output_dir(out, step)
+    else: claim_output_dir(out, overwrite)
+
 def _metrics_line(metrics: dict) -> str:
     "One line of metrics.jsonl: JSON with undefined values (NaN, inf) as null."
     return json.dumps(json_safe(metrics), allow_nan=False) + "\n"
@@ -546,9 +555,7 @@ def train(self: BaseTrainer,
         if resume_from is not None: self.load_checkpoint(resume_from)
         end = min(max_steps or self.config.max_steps, self.config.max_steps)
         if self.step >= end: raise ValueError(f"nothing to train: the run is at step {self.step} and max_steps is {end}; raise --max-steps to continue it")
-        in_place = self.step > 0 and (self.resumed_from is None or self.resumed_from.resolve().parent == out.resolve())
-        if in_place: rewind_output_dir(out, self.step)
-        else: claim_output_dir(out, overwrite)
+        prepare_output_dir(out, self.step, self.resumed_from, overwrite)
         atomic_write_text(out / "metrics.jsonl", "".join(_metrics_line(m) for m in self.history))  # steps 1..step, once each
         self._emit("on_train_begin", self.config.max_steps)
         with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import torch
 from ..core.checks import atomic_write_json, atomic_write_text, recover_dir, run_lock
-from ..core.environment import ConversationEnvironment
-from ..core.reward import create_customer_service_reward
-from ..core.scenarios import customer_service_scenarios
-from .base_trainer import BaseTrainer, BaseTrainerConfig, claim_output_dir, read_checkpoint
+from .base_trainer import BaseTrainer, BaseTrainerConfig, prepare_output_dir, read_checkpoint
 from .grpo_trainer import DAPOConfig, DAPOTrainer, GRPOConfig, GRPOTrainer, GSPOConfig, GSPOTrainer
 
 # %% auto #0
@@ -117,7 +114,7 @@ def train(
         recover_dir(out)  # first: a kill may have interrupted the last run at any point
         if resume and config.max_steps <= at:
             raise ValueError(f"nothing to train: checkpoint {resume} is at step {at} and max_steps is {config.max_steps}; pass --max-steps above {at}")
-        if not resume or Path(resume).resolve().parent != out.resolve(): claim_output_dir(out, overwrite)  # before the model loads
+        prepare_output_dir(out, at, resume, overwrite)  # before the model loads
         trainer = ALGORITHMS[algorithm][1](config, callbacks=list(callbacks or []))
         if resume: trainer.load_checkpoint(resume)
         if progress: trainer.callbacks.append(ProgressBar(trainer.step))
