@@ -107,20 +107,21 @@ def _config_type(annotation: str):
         if a.startswith(name): return kind, None
     raise TypeError(f"no command-line type for config annotation {annotation!r}")
 
-def _add_config_options(parser: argparse.ArgumentParser, cls) -> None:
-    "One `--flag` per field of config dataclass `cls`, help from its docments; unset flags stay None."
-    import dataclasses
+def _add_config_options(parser: argparse.ArgumentParser, config_fields: list) -> None:
+    "One `--flag` per config field (every algorithm's, see `all_config_fields`), help from its docments; unset flags stay None."
     from fastcore.docments import docments
-    docs = docments(cls)
+    from stateset_agents.training.config import ALGORITHM_CONFIGS
+    docs = {}
+    for cls in ALGORITHM_CONFIGS.values(): docs = {**docments(cls), **docs}  # the first class that defines a field documents it
     group = parser.add_argument_group("config fields (override the config file; defaults depend on --algorithm)")
-    for f in dataclasses.fields(cls):
+    for f in config_fields:
         kind, nargs = _config_type(f.type)
         flag = "--" + f.name.replace("_", "-")
         if kind is None: group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=docs.get(f.name))
         else: group.add_argument(flag, type=kind, nargs=nargs, default=None, help=docs.get(f.name))
 
 def train_command(
-    algorithm: str | None = None,  # grpo, gspo or dapo (default: grpo, or the resumed checkpoint's)
+    algorithm: str | None = None,  # grpo, gspo, dapo, ppo, vapo, a2c or dpo (default: grpo, or the resumed checkpoint's)
     config_file: str | None = None,  # JSON file of config fields (flags override it)
     resume: str | None = None,  # checkpoint folder to continue from; writes beside it unless --output-dir says otherwise
     overwrite: bool = False,  # replace a previous run's files in the output folder (default: refuse)
@@ -128,7 +129,7 @@ def train_command(
     progress: bool = True,  # show a progress bar
     **config,  # config fields
 ) -> dict:  # what `train` returns
-    "Train a policy with GRPO, GSPO or DAPO; write metrics, checkpoints, evaluation and a reward plot."
+    "Train a policy with GRPO, GSPO, DAPO, PPO, VAPO, A2C or DPO; write metrics, checkpoints, evaluation and a reward plot."
     from stateset_agents.training.train import train
     res = train(algorithm, config_file, resume, overwrite, evaluate_policy, progress, **config)
     evals = res["evals"]
@@ -148,7 +149,7 @@ def build_parser(
     argv: list[str] | None = None,  # the command line to be parsed (default: sys.argv[1:]); only its command's options load
 ) -> argparse.ArgumentParser:
     "The `stateset-agents` argument parser; building it imports no torch unless the command is reward-model."
-    from stateset_agents.training.config import DAPOConfig  # the superset of every algorithm's fields (torch-free)
+    from stateset_agents.training.config import ALGORITHM_CONFIGS, all_config_fields  # torch-free
     from stateset_agents.training.reward_calibration import calibrate
     parser = argparse.ArgumentParser(prog="stateset-agents", description="Train and evaluate multi-turn conversational agents.")
     parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
@@ -156,7 +157,7 @@ def build_parser(
     _add_options(sub.add_parser("rollout", help=rollout.__doc__, description=rollout.__doc__), rollout)
     train_parser = sub.add_parser("train", help=train_command.__doc__, description=train_command.__doc__)
     _add_options(train_parser, train_command)
-    _add_config_options(train_parser, DAPOConfig)
+    _add_config_options(train_parser, all_config_fields())
     rm = sub.add_parser("reward-model", help=REWARD_MODEL_HELP, description=REWARD_MODEL_HELP).add_subparsers(dest="action", required=True)
     if _command_of(sys.argv[1:] if argv is None else argv) == "reward-model":  # its options need the model code (torch)
         from stateset_agents.training.transformer_reward_model import reward_model_eval, reward_model_train

@@ -130,60 +130,73 @@ def _token_logps(
     logits: torch.Tensor,  # (n, C, V) logits at the positions that predict each completion token
     ids: torch.Tensor,  # (n, C) the completion ids
     temperature: float,  # the sampling temperature
-    with_entropy: bool,  # also compute the entropy (no gradient)
+    with_entropy: bool,  # also compute the entropy
+    entropy_grad: bool = False,  # the entropy carries a gradient (for an entropy bonus)
 ) -> tuple[torch.Tensor, torch.Tensor | None]:  # (n, C) log-probs, (n, C) entropies or None
     "Log-probabilities of `ids` (and the entropy) under the tempered `logits`."
     logps = (logits.float() / temperature).log_softmax(-1)
     per_token = logps.gather(-1, ids.unsqueeze(-1)).squeeze(-1)  # (n, C)
     if not with_entropy: return per_token, None
-    with torch.no_grad(): return per_token, -(logps.exp() * logps).sum(-1)
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()): return per_token, -(logps.exp() * logps).sum(-1)
 
-def _padded_logits(model, batch: dict, idx: torch.Tensor) -> torch.Tensor:
-    "(n, C, V) completion logits of rows `idx`, each run as its own left-padded prompt + completion."
+def _padded_logits(model, batch: dict, idx: torch.Tensor, hidden: bool = False):
+    "(n, C, V) completion logits of rows `idx`, each run as its own left-padded prompt + completion [, (n, C, H) hidden states]."
     C = batch["completion_ids"].shape[1]
     out = model(input_ids=batch["input_ids"][idx], attention_mask=batch["attention_mask"][idx],
-                position_ids=batch["position_ids"][idx], logits_to_keep=C + 1, use_cache=False)
-    return out.logits[:, :-1, :]  # position t predicts completion token t
+                position_ids=batch["position_ids"][idx], logits_to_keep=C + 1, use_cache=False, output_hidden_states=hidden)
+    logits = out.logits[:, :-1, :]  # position t predicts completion token t
+    return (logits, out.hidden_states[-1][:, -C - 1:-1, :]) if hidden else logits
 
-def _shared_prompt_logits(model, batch: dict, idx: torch.Tensor) -> torch.Tensor:
-    "(n, C, V) completion logits of rows `idx`, which share one prompt: the prompt runs once, its KV cache n times."
+def _shared_prompt_logits(model, batch: dict, idx: torch.Tensor, hidden: bool = False):
+    "(n, C, V) completion logits of rows `idx` [and hidden states], which share one prompt: the prompt runs once, its KV cache n times."
     n, C = len(idx), batch["completion_ids"].shape[1]
     P = batch["input_ids"].shape[1] - C
     first = idx[0]
     prompt = batch["input_ids"][first, :P][batch["attention_mask"][first, :P].bool()].unsqueeze(0)  # (1, p), unpadded
-    head = model(input_ids=prompt, use_cache=True, logits_to_keep=1)  # logits (1, 1, V) predict completion token 0
+    head = model(input_ids=prompt, use_cache=True, logits_to_keep=1, output_hidden_states=hidden)  # logits (1, 1, V) predict completion token 0
     cache = head.cache
     cache.batch_repeat_interleave(n)  # the prompt's keys and values, once per row (differentiable)
     p = prompt.shape[1]
     mask = torch.cat([torch.ones(n, p, dtype=torch.long, device=prompt.device), batch["completion_mask"][idx].long()], 1)  # (n, p + C)
     positions = (p + torch.arange(C, device=prompt.device)).expand(n, C)  # (n, C)
-    rest = model(input_ids=batch["completion_ids"][idx], attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
-    return torch.cat([head.logits.expand(n, 1, -1), rest.logits[:, :-1, :]], 1)  # (n, 1, V) + (n, C - 1, V) -> (n, C, V)
+    rest = model(input_ids=batch["completion_ids"][idx], attention_mask=mask, position_ids=positions, cache=cache, use_cache=True,
+                 output_hidden_states=hidden)
+    logits = torch.cat([head.logits.expand(n, 1, -1), rest.logits[:, :-1, :]], 1)  # (n, 1, V) + (n, C - 1, V) -> (n, C, V)
+    if not hidden: return logits
+    return logits, torch.cat([head.hidden_states[-1][:, -1:, :].expand(n, 1, -1), rest.hidden_states[-1][:, :-1, :]], 1)
 
 def completion_logps(
     model,  # the causal LM
     batch: dict[str, torch.Tensor],  # from `collate_rows`
     temperature: float = 1.0,  # the sampling temperature
-    with_entropy: bool = False,  # also return the per-token entropy (no gradient)
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:  # (B, C) log-probs [, (B, C) entropies]
+    with_entropy: bool = False,  # also return the per-token entropy
+    value_head=None,  # a function (n, C, H) hidden states -> (n, C) values; also return the values at each completion token
+    entropy_grad: bool = False,  # the entropy carries a gradient (for an entropy bonus)
+) -> torch.Tensor | tuple[torch.Tensor, ...]:  # (B, C) log-probs [, (B, C) entropies] [, (B, C) values]
     "Per-token log-probabilities of each row's completion ids under `model`; a prompt shared by rows runs once."
     C = batch["completion_ids"].shape[1]
     P = batch["input_ids"].shape[1] - C
     prompts = torch.cat([batch["input_ids"][:, :P], batch["attention_mask"][:, :P]], 1)  # (B, 2P): ids and padding
     _, group = torch.unique(prompts, dim=0, return_inverse=True)  # (B,) which distinct prompt each row has
     counts = torch.bincount(group)
-    parts = []  # (rows, their logits)
+    hidden = value_head is not None
+    parts = []  # (rows, their logits, their hidden states or None)
     for g in torch.nonzero(counts > 1).flatten().tolist():
         idx = torch.nonzero(group == g).flatten()
-        parts.append((idx, _shared_prompt_logits(model, batch, idx)))
+        parts.append((idx, *_outputs(_shared_prompt_logits(model, batch, idx, hidden), hidden)))
     alone = torch.nonzero(counts[group] == 1).flatten()
-    if len(alone): parts.append((alone, _padded_logits(model, batch, alone)))
-    rows = torch.cat([idx for idx, _ in parts])  # the row each part's outputs belong to
-    outs = [_token_logps(logits, batch["completion_ids"][idx], temperature, with_entropy) for idx, logits in parts]
+    if len(alone): parts.append((alone, *_outputs(_padded_logits(model, batch, alone, hidden), hidden)))
+    rows = torch.cat([idx for idx, _, _ in parts])  # the row each part's outputs belong to
+    outs = [_token_logps(logits, batch["completion_ids"][idx], temperature, with_entropy, entropy_grad) for idx, logits, _ in parts]
     where = torch.empty_like(rows); where[rows] = torch.arange(len(rows), device=rows.device)  # back to batch order
-    per_token = torch.cat([lp for lp, _ in outs])[where]
-    if not with_entropy: return per_token
-    return per_token, torch.cat([e for _, e in outs])[where]
+    result = [torch.cat([lp for lp, _ in outs])[where]]
+    if with_entropy: result.append(torch.cat([e for _, e in outs])[where])
+    if hidden: result.append(torch.cat([value_head(h) for _, _, h in parts])[where])
+    return result[0] if len(result) == 1 else tuple(result)
+
+def _outputs(out, hidden: bool) -> tuple:
+    "(logits, hidden states or None) from a forward helper's output."
+    return out if hidden else (out, None)
 
 # %% ../../nbs/21_training.base_trainer.ipynb #8c670e3f
 @dataclass
@@ -316,7 +329,7 @@ def lr_multiplier(
 
 def _lr_lambda(config: BaseTrainerConfig):
     "The multiplier per optimizer step of a run with `config`."
-    total = config.max_steps * config.num_iterations
+    total = config.max_steps * config.num_iterations * getattr(config, "num_mini_batches", 1)  # PPO steps per minibatch
     return lambda i: lr_multiplier(i, config.warmup_steps, total, config.lr_scheduler_type)
 
 def default_threads(requested: int | None = None) -> int:
@@ -341,14 +354,28 @@ class BaseTrainer:
         self.agent = MultiTurnAgent(AgentConfig(model_name=config.model_name, temperature=config.temperature, top_p=config.top_p,
                                                 max_new_tokens=config.max_completion_length), self.model, self.tokenizer)
         self.generator = BaseTrajectoryGenerator(self.agent, self.environment, config, sync=self.manager.sampling_model)
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.extra_modules = self.build_extra_modules()  # name -> module trained beside the policy (PPO's value function)
+        self.optimizer = torch.optim.AdamW(self.param_groups(), lr=config.learning_rate, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
         self.callbacks, self.step, self.history = list(callbacks or []), 0, []
         self.resumed_from: Path | None = None  # the checkpoint this trainer was restored from, if any
         torch.manual_seed(config.seed)
 
     def __repr__(self): return f"{type(self).__name__}(model={self.config.model_name!r}, loss_type={self.config.loss_type!r}, step={self.step})"
+
+    def build_extra_modules(self) -> dict[str, torch.nn.Module]:
+        "Modules trained, saved and restored beside the policy, by name; none here (PPO adds its value function)."
+        return {}
+
+    def param_groups(self) -> list[dict]:
+        "The optimizer's parameter groups: the policy's trainable parameters (subclasses add their own groups)."
+        return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
+
+    def trainable_parameters(self) -> dict[str, torch.nn.Parameter]:
+        "Every trained parameter by name: the policy's, then each extra module's as `NAME.param`."
+        out = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        for name, m in self.extra_modules.items(): out.update({f"{name}.{n}": p for n, p in m.named_parameters() if p.requires_grad})
+        return out
 
 # %% ../../nbs/21_training.base_trainer.ipynb #27165a38
 @patch
@@ -385,7 +412,7 @@ def optimizer_step(self: BaseTrainer, loss: torch.Tensor) -> dict:
         self.optimizer.zero_grad(set_to_none=True)
         return {"train/skipped": 1.0, "train/grad_norm": float("nan")}
     loss.backward()
-    params = [p for p in self.model.parameters() if p.requires_grad]
+    params = list(self.trainable_parameters().values())
     norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm if self.config.max_grad_norm > 0 else float("inf"))
     if should_skip_step({"train/loss": loss.item(), "train/grad_norm": norm.item()}):  # the monitoring layer's rule
         self.optimizer.zero_grad(set_to_none=True)
@@ -572,9 +599,9 @@ def train(self: BaseTrainer,
     return self.history
 
 # %% ../../nbs/21_training.base_trainer.ipynb #607df0ea
-def _trainable_state(model) -> dict[str, torch.Tensor]:
-    "The trainable parameters by name."
-    return {n: p.detach().contiguous().clone() for n, p in model.named_parameters() if p.requires_grad}
+def _trainable_state(trainer) -> dict[str, torch.Tensor]:
+    "A copy of every trained parameter by name (see `BaseTrainer.trainable_parameters`)."
+    return {n: p.detach().contiguous().clone() for n, p in trainer.trainable_parameters().items()}
 
 @patch
 def save_checkpoint(self: BaseTrainer, path: str | Path) -> Path:
@@ -582,7 +609,7 @@ def save_checkpoint(self: BaseTrainer, path: str | Path) -> Path:
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + ".partial-", dir=path.parent))
     try:
-        save_file(_trainable_state(self.model), str(tmp / "trainable.safetensors"))
+        save_file(_trainable_state(self), str(tmp / "trainable.safetensors"))
         if self.config.use_lora:  # also a standard PEFT adapter folder: PeftModel.from_pretrained(base, path) loads it
             self.model.peft_config["default"].base_model_name_or_path = self.config.model_name
             self.model.save_pretrained(str(tmp))
@@ -630,7 +657,7 @@ def read_checkpoint(
 def _restore(self: BaseTrainer, weights: dict, optimizer: dict, scheduler: dict, torch_rng, python_rng, step: int, history: list,
              calibration: list):
     "Put weights, optimizer and scheduler states, RNG states, reward normalisers and progress into this trainer."
-    params = dict(self.model.named_parameters())
+    params = self.trainable_parameters()
     with torch.no_grad():
         for n, w in weights.items(): params[n].copy_(w)
     self.optimizer.load_state_dict(optimizer); self.scheduler.load_state_dict(scheduler)
@@ -644,7 +671,7 @@ def _restore(self: BaseTrainer, weights: dict, optimizer: dict, scheduler: dict,
 @patch
 def load_checkpoint(self: BaseTrainer, path: str | Path) -> None:
     "Restore a checkpoint written by `save_checkpoint`; everything is checked first, and a failure restores nothing."
-    ck, ours = read_checkpoint(path), _trainable_state(self.model)
+    ck, ours = read_checkpoint(path), _trainable_state(self)
     w = ck["weights"]
     odd = sorted(set(ours) ^ set(w)) + sorted(n for n in set(ours) & set(w) if ours[n].shape != w[n].shape)
     if odd: raise ValueError(f"checkpoint {path} does not fit this model: parameters {odd[:3]}{'...' if len(odd) > 3 else ''} "

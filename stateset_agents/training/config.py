@@ -12,8 +12,10 @@ from ..core.checks import check, is_int, is_real
 
 # %% auto #0
 __all__ = ['SCALES', 'IMPORTANCE_LEVELS', 'LOSS_TYPES', 'LR_SCHEDULES', 'REWARD_MODES', 'SCENARIO_SETS', 'SPLITS',
-           'BUILTIN_REWARDS', 'BOOL_RULE', 'NAME_RULE', 'CONFIG_RULES', 'parse_reward_spec', 'BaseTrainerConfig',
-           'int_rule', 'real_rule', 'choice_rule', 'GRPOConfig', 'GSPOConfig', 'DAPOConfig']
+           'BUILTIN_REWARDS', 'BOOL_RULE', 'NAME_RULE', 'CONFIG_RULES', 'VALUE_MODELS', 'DPO_LOSSES',
+           'ALGORITHM_CONFIGS', 'parse_reward_spec', 'BaseTrainerConfig', 'int_rule', 'real_rule', 'choice_rule',
+           'GRPOConfig', 'GSPOConfig', 'DAPOConfig', 'PPOConfig', 'VAPOConfig', 'A2CConfig', 'DPOConfig',
+           'all_config_fields']
 
 # %% ../../nbs/19_training.config.ipynb #7c41c875
 SCALES = ("group", "batch", "none")  # advantage scaling: by the group's std, the batch's, or none
@@ -215,3 +217,94 @@ class DAPOConfig(BaseTrainerConfig):
         super().validate()
         check(self.overlong_buffer < self.max_completion_length, type(self).__name__, "overlong_buffer", self.overlong_buffer,
               f"smaller than max_completion_length={self.max_completion_length}")
+
+# %% ../../nbs/19_training.config.ipynb #310ec1eb
+VALUE_MODELS = ("head", "critic")  # a value head on the policy's hidden states, or a separate critic model
+
+@dataclass
+class PPOConfig(BaseTrainerConfig):
+    "PPO: a value function, GAE over the agent's tokens, clipped surrogate and value losses, epochs of minibatches."
+    loss_type: str = "bnpo"  # token mean over the (mini)batch, as TRL's PPO; "grpo", "dr_grpo", "dapo" also work
+    num_iterations: int = 4  # PPO epochs over each rollout batch (TRL: num_ppo_epochs)
+    num_mini_batches: int = 1  # minibatches per epoch (TRL: num_mini_batches); at most the rows of a batch
+    beta: float = 0.05  # KL penalty per token to the reference, subtracted from the reward (TRL: kl_coef)
+    gamma: float = 1.0  # discount per agent token in GAE
+    lam: float = 0.95  # GAE lambda of the policy's advantages
+    lam_critic: float | None = None  # GAE lambda of the value targets; None: `lam` (TRL); 1.0: Monte-Carlo returns (VAPO)
+    lam_alpha: float | None = None  # length-adaptive lambda: lam = 1 - 1/(lam_alpha * agent tokens), clamped to [0, 1] (VAPO: 0.05); None: fixed `lam`
+    value_model: str = "head"  # "head": a value head on the policy's hidden states (LoRA shared); "critic": a separate critic model
+    critic_model: str | None = None  # the critic's base model for value_model="critic"; None: model_name
+    critic_learning_rate: float | None = None  # learning rate of the value parameters; None: learning_rate
+    vf_coef: float = 0.1  # weight of the value loss (TRL's 0.5 * squared error, so TRL's vf_coef)
+    cliprange_value: float | None = 0.2  # how far a value may move from its sampled value before clipping; None: no clipping
+    ent_coef: float = 0.0  # weight of the entropy bonus (0, as TRL)
+    whiten_advantages: bool = True  # whiten advantages over the rollout batch's agent tokens
+    value_warmup_steps: int = 0  # first steps that train only the value function, the policy fixed (VAPO: value pre-training)
+    positive_lm_coef: float = 0.0  # weight of an LM loss on positive conversations (VAPO: 0.1)
+    positive_threshold: float = 0.5  # a conversation whose total reward is at least this is positive
+    extra_rules = {"num_mini_batches": int_rule(1), "gamma": real_rule(0, 1), "lam": real_rule(0, 1),
+                   "lam_critic": real_rule(0, 1, optional=True), "lam_alpha": real_rule(0, lo_open=True, optional=True),
+                   "value_model": choice_rule(VALUE_MODELS), "critic_model": ((lambda v: v is None or NAME_RULE[0](v)), "None or a model name"),
+                   "critic_learning_rate": real_rule(0, lo_open=True, optional=True), "vf_coef": real_rule(0, lo_open=True),
+                   "cliprange_value": real_rule(0, lo_open=True, optional=True), "ent_coef": real_rule(0),
+                   "whiten_advantages": BOOL_RULE, "value_warmup_steps": int_rule(0), "positive_lm_coef": real_rule(0),
+                   "positive_threshold": real_rule(-math.inf)}
+
+    def validate(self):
+        super().validate()
+        name = type(self).__name__
+        check(self.turn_gamma == 1.0, name, "turn_gamma", self.turn_gamma, "1.0: PPO discounts per token with `gamma`")
+        check(self.critic_model is None or self.value_model == "critic", name, "critic_model", self.critic_model,
+              "None unless value_model='critic'")
+        check(self.value_warmup_steps < self.max_steps, name, "value_warmup_steps", self.value_warmup_steps,
+              f"smaller than max_steps={self.max_steps}: the policy must train in some step")
+
+@dataclass
+class VAPOConfig(PPOConfig):
+    "VAPO (Yue et al., 2025): PPO with value pre-training, decoupled and length-adaptive GAE, clip-higher, a positive LM loss."
+    value_warmup_steps: int = 5  # steps that fit the value function to the initial policy's returns (the paper: 50)
+    lam_critic: float | None = 1.0  # value targets are Monte-Carlo returns
+    lam_alpha: float | None = 0.05  # policy lambda adapts to each conversation's length
+    epsilon_high: float | None = 0.28  # clip-higher
+    positive_lm_coef: float = 0.1  # imitate the positive conversations a little
+    critic_learning_rate: float | None = 6e-4  # the critic learns faster than the actor (the paper: 2x)
+
+@dataclass
+class A2CConfig(PPOConfig):
+    "A2C: advantage actor-critic on the language model; one unclipped update per rollout batch."
+    num_iterations: int = 1  # one update per rollout batch
+    lam: float = 1.0  # Monte-Carlo advantages with the value as baseline (Stable-Baselines3's gae_lambda=1)
+    cliprange_value: float | None = None  # plain squared error
+
+    def validate(self):
+        super().validate()
+        for f in ("num_iterations", "num_mini_batches"):
+            check(getattr(self, f) == 1, type(self).__name__, f, getattr(self, f), "1: A2C makes one update per rollout batch")
+
+DPO_LOSSES = ("sigmoid", "ipo", "hinge")  # DPO, IPO, and the hinge loss of SLiC
+
+@dataclass
+class DPOConfig(BaseTrainerConfig):
+    "DPO: learn from preference pairs, from a JSONL file or the best and worst conversation of each rollout group."
+    loss_type: str = "sigmoid"  # "sigmoid" (DPO), "ipo" or "hinge"
+    beta: float = 0.1  # strength of the implicit KL constraint to the reference (the adapter disabled)
+    label_smoothing: float = 0.0  # sigmoid only: the assumed share of flipped preference labels (conservative DPO)
+    pairs: str | None = None  # a JSONL file of {"prompt", "chosen", "rejected"}; None: pairs from reward-ranked rollouts
+    learning_rate: float = 1e-4  # DPO wants smaller steps than on-policy RL
+    extra_rules = {"loss_type": choice_rule(DPO_LOSSES), "beta": real_rule(0, lo_open=True), "label_smoothing": real_rule(0, 0.5, hi_open=True),
+                   "pairs": ((lambda v: v is None or (isinstance(v, str) and v.endswith(".jsonl"))), "None or a .jsonl file of preference pairs")}
+
+    def validate(self):
+        super().validate()
+        check(self.label_smoothing == 0 or self.loss_type == "sigmoid", type(self).__name__, "label_smoothing", self.label_smoothing,
+              f"0 with loss_type={self.loss_type!r}: label smoothing applies to the sigmoid loss only")
+
+ALGORITHM_CONFIGS = {"grpo": GRPOConfig, "gspo": GSPOConfig, "dapo": DAPOConfig, "ppo": PPOConfig, "vapo": VAPOConfig,
+                     "a2c": A2CConfig, "dpo": DPOConfig}  # the command line's --algorithm names
+
+def all_config_fields() -> list:
+    "Every config field of every algorithm, once each (the command line's flags)."
+    seen = {}
+    for cls in ALGORITHM_CONFIGS.values():
+        for f in fields(cls): seen.setdefault(f.name, f)
+    return list(seen.values())

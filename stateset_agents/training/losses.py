@@ -67,13 +67,13 @@ def importance_weights(
 # %% ../../nbs/20_training.losses.ipynb #6d3a23b8
 def clipped_surrogate(
     weights: torch.Tensor,  # (B, T) or (B, 1) importance weights
-    advantages: torch.Tensor,  # (B,) advantages
+    advantages: torch.Tensor,  # (B,) one advantage per row, or (B, T) one per token (PPO)
     epsilon: float,  # lower clip range
     epsilon_high: float,  # upper clip range
     delta: float | None = None,  # upper bound on the unclipped weight (two-sided clipping), or None
 ) -> torch.Tensor:  # same shape as `weights`
     "PPO's clipped surrogate loss per token (or per sequence)."
-    adv = advantages.unsqueeze(1)  # (B,) -> (B, 1)
+    adv = advantages.unsqueeze(1) if advantages.ndim == 1 else advantages  # (B, 1) or (B, T)
     unclipped = weights.clamp(max=delta) if delta is not None else weights
     clipped = weights.clamp(1 - epsilon, 1 + epsilon_high)
     return -torch.min(unclipped * adv, clipped * adv)
@@ -107,8 +107,8 @@ def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> float:
     return ((x * mask).sum() / mask.sum().clamp(min=1)).item()
 
 def clip_metrics(weights, advantages, mask, epsilon, epsilon_high) -> dict[str, float]:
-    "How often the clip acts, low side, high side and either."
-    adv = advantages.unsqueeze(1)  # (B, 1)
+    "How often the clip acts, low side, high side and either; `advantages` are (B,) or per token (B, T)."
+    adv = advantages.unsqueeze(1) if advantages.ndim == 1 else advantages  # (B, 1) or (B, T)
     low = ((weights < 1 - epsilon) & (adv < 0)).float()
     high = ((weights > 1 + epsilon_high) & (adv > 0)).float()
     if weights.shape[1] == 1: mask = (mask.sum(-1, keepdim=True) > 0).float()  # sequence level: one vote per sequence
@@ -161,7 +161,7 @@ def gae(
     mask: torch.Tensor,  # (B, T) 1 on time steps (the agent's tokens), 0 elsewhere
     *,
     gamma: float = 1.0,  # discount per step
-    lam: float = 0.95,  # GAE's lambda: 0 is one-step TD, 1 is the Monte-Carlo return minus V
+    lam: float | torch.Tensor = 0.95,  # GAE's lambda (or one per row, (B,)): 0 is one-step TD, 1 is the Monte-Carlo return minus V
 ) -> tuple[torch.Tensor, torch.Tensor]:  # (advantages, returns), both (B, T) and 0 off the steps
     "Generalised advantage estimation over the masked steps of each row."
     B, T = rewards.shape

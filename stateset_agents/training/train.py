@@ -11,14 +11,19 @@ from pathlib import Path
 import torch
 from ..core.checks import atomic_write_json, atomic_write_text, recover_dir, run_lock
 from .base_trainer import BaseTrainer, BaseTrainerConfig, prepare_output_dir, read_checkpoint
-from .grpo_trainer import DAPOConfig, DAPOTrainer, GRPOConfig, GRPOTrainer, GSPOConfig, GSPOTrainer
+from .config import ALGORITHM_CONFIGS
+from .dpo_trainer import DPOTrainer
+from .grpo_trainer import DAPOTrainer, GRPOTrainer, GSPOTrainer
+from .ppo_trainer import A2CTrainer, PPOTrainer, VAPOTrainer
 
 # %% auto #0
-__all__ = ['ALGORITHMS', 'TRAINER_ALGORITHMS', 'read_config_file', 'make_config', 'evaluate', 'ProgressBar', 'reward_figure',
-           'resume_settings', 'train']
+__all__ = ['TRAINERS', 'ALGORITHMS', 'TRAINER_ALGORITHMS', 'read_config_file', 'make_config', 'evaluate', 'ProgressBar',
+           'reward_figure', 'resume_settings', 'train']
 
 # %% ../../nbs/23_training.train.ipynb #64cc8b95
-ALGORITHMS = {"grpo": (GRPOConfig, GRPOTrainer), "gspo": (GSPOConfig, GSPOTrainer), "dapo": (DAPOConfig, DAPOTrainer)}
+TRAINERS = {"grpo": GRPOTrainer, "gspo": GSPOTrainer, "dapo": DAPOTrainer, "ppo": PPOTrainer, "vapo": VAPOTrainer, "a2c": A2CTrainer,
+            "dpo": DPOTrainer}
+ALGORITHMS = {name: (ALGORITHM_CONFIGS[name], trainer) for name, trainer in TRAINERS.items()}  # name -> (config class, trainer class)
 TRAINER_ALGORITHMS = {trainer.__name__: name for name, (_, trainer) in ALGORITHMS.items()}  # a checkpoint's trainer -> algorithm
 
 def read_config_file(
@@ -33,7 +38,7 @@ def read_config_file(
     return values
 
 def make_config(
-    algorithm: str = "grpo",  # "grpo", "gspo" or "dapo"
+    algorithm: str = "grpo",  # a name in ALGORITHMS: grpo, gspo, dapo, ppo, vapo, a2c or dpo
     config_file: str | None = None,  # a JSON file of config fields
     base: dict | None = None,  # config fields under the file's (e.g. a checkpoint's config)
     **overrides,  # config fields that win over the file; None means "not given"
@@ -95,7 +100,7 @@ def resume_settings(
     return saved, {**meta["config"], "output_dir": str(Path(resume).parent)}, meta["step"]
 
 def train(
-    algorithm: str | None = None,  # "grpo", "gspo" or "dapo" (default: grpo, or the resumed checkpoint's)
+    algorithm: str | None = None,  # grpo, gspo, dapo, ppo, vapo, a2c or dpo (default: grpo, or the resumed checkpoint's)
     config_file: str | None = None,  # JSON file of config fields; flags override it
     resume: str | None = None,  # a checkpoint folder to continue from (its config is used unless overridden)
     overwrite: bool = False,  # replace a previous run's files in the output folder (default: refuse)
@@ -104,7 +109,7 @@ def train(
     callbacks: list | None = None,  # extra callbacks (e.g. a live dashboard)
     **overrides,  # any config field, e.g. model_name="tiny", max_steps=20
 ) -> dict:  # {"history", "evals", "output_dir", "trainer"}
-    "Train a policy with a GRPO-family algorithm; write metrics, checkpoints, evaluations and a reward plot."
+    "Train a policy with any of the algorithms; write metrics, checkpoints, evaluations and a reward plot."
     base, at = {}, 0
     if resume: algorithm, base, at = resume_settings(resume, algorithm)
     algorithm = algorithm or "grpo"
