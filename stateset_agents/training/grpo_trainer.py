@@ -91,6 +91,7 @@ class DAPOTrainer(BaseTrainer):
         rb = self.generator.generate(self.step)
         if not rb.rows:
             self.step += 1
-            return {"train/skipped": 1.0, "dapo/groups_sampled": rb.groups_sampled, "dapo/groups_kept": 0}
+            return {"train/skipped": 1.0, "dapo/groups_sampled": rb.groups_sampled, "dapo/groups_kept": 0,
+                    "time/rollout_seconds": rb.seconds, "time/step_seconds": time.perf_counter() - t0}
         metrics = self.train_on(rb, t0)
         return {**metrics, "dapo/groups_sampled": rb.groups_sampled, "dapo/groups_kept": len(rb.trajectories) // self.config.num_generations}
