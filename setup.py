@@ -14,7 +14,7 @@ py_versions = '3.11 3.12 3.13'.split()
 min_python = cfg['min_python']
 
 def reqs(key): return cfg.get(key, '').split()
-extras = {group: reqs(f'{group}_requirements') for group in ('training', 'notebook', 'dev')}
+extras = {group: reqs(f'{group}_requirements') for group in ('training', 'notebook', 'api', 'dev')}
 extras['all'] = sorted({r for group in extras.values() for r in group})
 readme = Path('README.md')
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 import argparse, random, sys, time
 from pathlib import Path
 
+from .core.checks import atomic_write_json
 from .core.trajectory import MultiTurnTrajectory, save_trajectories
 
 # %% auto #0
-__all__ = ['SCENARIO_SETS', 'REWARD_MODEL_HELP', 'USER_ERRORS', 'format_trajectory', 'pick_scenarios', 'rollout', 'train_command',
+__all__ = ['SCENARIO_SETS', 'REWARD_MODEL_HELP', 'SERVICE_COMMANDS', 'USER_ERRORS', 'format_trajectory', 'pick_scenarios',
+           'rollout', 'serve_command', 'is_url', 'local_engine', 'reply_streamer', 'chat_loop', 'chat_command',
+           'evaluate_command', 'evaluation_agent', 'reward_table', 'format_reward_table', 'train_command',
            'build_parser', 'main']
 
 # %% ../nbs/30_cli.ipynb #c455c3d3
@@ -84,6 +87,153 @@ def rollout(
         if verbose: print(f"wrote {output}")
     return trajectories
 
+# %% ../nbs/30_cli.ipynb #d1828577
+def serve_command(
+    model: str = "SmolLM2-135M-Instruct",  # a built-in name, or a model or training-checkpoint folder inside --data-dir
+    host: str = "127.0.0.1",  # interface to listen on ("0.0.0.0": every interface)
+    port: int = 8000,  # TCP port
+    api_keys_file: str | None = None,  # a file of accepted API keys, one per line (also read: $STATESET_AGENTS_API_KEYS)
+    auth: bool = True,  # require an API key (--no-auth: accept requests without one; only with a loopback --host)
+    data_dir: str = ".",  # models, checkpoints and files that requests and jobs name must lie in this folder
+    rate_limit: str = "600/minute",  # requests per key ("10/second", "600/minute")
+    cors_origins: str | None = None,  # comma-separated browser origins allowed to call the API (default: CORS off)
+    max_batch_rows: int = 32,  # choices decoded together at most
+    max_queue: int = 64,  # requests waiting at most; more get 503 with Retry-After
+    max_running_jobs: int = 1,  # training jobs that run at once
+) -> None:
+    "Serve a model over an OpenAI-compatible API, with training jobs and Prometheus metrics, until interrupted."
+    from stateset_agents.api.server import ServerSettings, new_api_key, read_api_keys, serve
+    keys = read_api_keys(api_keys_file)
+    if not keys and auth:
+        keys = [new_api_key()]
+        print(f"API key (shown once; send it as 'Authorization: Bearer KEY'):\n    {keys[0]}", flush=True)
+    origins = [o.strip() for o in (cors_origins or "").split(",") if o.strip()]
+    settings = ServerSettings(model=model, data_dir=data_dir, api_keys=keys, no_auth=not auth, host=host, rate_limit=rate_limit,
+                              cors_origins=origins, max_batch_rows=max_batch_rows, max_queue=max_queue, max_running_jobs=max_running_jobs)
+    print(f"serving {settings.served_name!r} at http://{host}:{port}/v1 (API docs /docs, metrics /metrics)", flush=True)
+    serve(settings, port)
+
+# %% ../nbs/30_cli.ipynb #007d941a
+def is_url(target: str) -> bool:
+    "Whether a target names a served API rather than a model."
+    return target.startswith(("http://", "https://"))
+
+def local_engine(target: str):
+    "An in-process engine over a model name, model folder or training checkpoint (any local path: the user's own)."
+    from stateset_agents.api.engine import ServingEngine, load_served_model
+    model, tokenizer = load_served_model(target, model_dir=None)
+    return ServingEngine(model, tokenizer, name=target, max_batch_rows=64)
+
+def reply_streamer(
+    target: str,  # a model name or folder, or a served URL
+    max_tokens: int = 128,  # cap on each reply
+    temperature: float = 0.7,  # sampling temperature
+    api_key: str | None = None,  # for a URL (default: $STATESET_AGENTS_API_KEY)
+):  # an async function: messages -> async iterator of text pieces
+    "Something that streams a reply to a conversation, from a served URL or a local model."
+    if is_url(target):
+        from stateset_agents.api.client import RemoteAgent
+        return RemoteAgent(target, api_key=api_key, max_tokens=max_tokens, temperature=temperature).stream_response
+    from stateset_agents.api.engine import SamplingParams
+    engine, params = local_engine(target), SamplingParams(max_tokens=max_tokens, temperature=temperature)
+    async def stream(messages):
+        request = await engine.submit(messages, params)
+        async for e in engine.stream(request):
+            if e.kind == "delta": yield e.text
+    return stream
+
+# %% ../nbs/30_cli.ipynb #c78cae92
+def chat_loop(
+    stream,  # messages -> async iterator of text pieces (see `reply_streamer`)
+    system_prompt: str | None = None,  # the conversation's first message
+    read=input,  # returns the user's next line; raises EOFError at the end
+    write=print,  # shows text (called like print)
+) -> list[dict]:  # the conversation
+    "A terminal conversation: each line the user types is answered, streamed as it is written; an empty line or EOF ends it."
+    from stateset_agents.core.async_utils import run_sync
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    async def answer():
+        text = ""
+        write("agent> ", end="", flush=True)
+        async for piece in stream(messages): write(piece, end="", flush=True); text += piece
+        write()
+        return text
+    while True:
+        try: line = read("you> ")
+        except EOFError: break
+        if not line.strip(): break
+        messages.append({"role": "user", "content": line})
+        messages.append({"role": "assistant", "content": run_sync(answer())})
+    return messages
+
+def chat_command(
+    target: str = "SmolLM2-135M-Instruct",  # a model name, a model or checkpoint folder, or a served URL (http://HOST:PORT/v1)
+    system_prompt: str | None = None,  # the conversation's system message
+    max_tokens: int = 128,  # cap on each reply, in tokens
+    temperature: float = 0.7,  # sampling temperature (0: greedy)
+    api_key: str | None = None,  # key for a served URL (default: $STATESET_AGENTS_API_KEY)
+) -> list[dict]:  # the conversation
+    "Chat with a model, a checkpoint or a served agent in the terminal; an empty line or Ctrl-D ends."
+    return chat_loop(reply_streamer(target, max_tokens, temperature, api_key), system_prompt)
+
+# %% ../nbs/30_cli.ipynb #a0c91a39
+def evaluate_command(
+    target: str = "SmolLM2-135M-Instruct",  # a model name, a model or checkpoint folder, or a served URL (http://HOST:PORT/v1)
+    scenarios: str = "customer_service",  # a built-in scenario set or a JSONL file of scenarios
+    split: str = "test",  # the held-out split ("train", "test" or "all")
+    samples_per_scenario: int = 2,  # conversations per scenario
+    max_turns: int = 3,  # agent turns per conversation at most
+    reward: str | None = None,  # a reward spec (default: the scenario set's)
+    max_tokens: int = 64,  # cap on each reply, in tokens
+    temperature: float = 0.7,  # sampling temperature
+    seed: int = 0,  # seeds a local model's sampling
+    api_key: str | None = None,  # key for a served URL (default: $STATESET_AGENTS_API_KEY)
+    output: str | None = None,  # also write the table as JSON here
+) -> dict:  # {"conversations", "reward", "reward_sem", "components": {name: {"mean", "sem"}}}
+    "Play held-out scenarios with a model or a served agent and print the mean of each reward component."
+    from stateset_agents.core.async_utils import run_sync
+    from stateset_agents.core.environment import ConversationEnvironment
+    from stateset_agents.training.task import build_reward, default_reward, load_scenarios
+    picked = load_scenarios(scenarios, split) * samples_per_scenario
+    env = ConversationEnvironment(picked, max_turns=max_turns, reward_fn=build_reward(reward or default_reward(scenarios)))
+    trajectories = run_sync(env.rollout(evaluation_agent(target, max_tokens, temperature, seed, api_key), picked))
+    table = reward_table(trajectories)
+    print(format_reward_table(table, f"{target} on {scenarios} ({split}), {len(trajectories)} conversations"))
+    if output: atomic_write_json(output, table)
+    return table
+
+def evaluation_agent(target: str, max_tokens: int, temperature: float, seed: int, api_key: str | None):
+    "The agent `evaluate` plays: a `RemoteAgent` for a URL, else the model loaded in-process."
+    if is_url(target):
+        from stateset_agents.api.client import RemoteAgent
+        return RemoteAgent(target, api_key=api_key, max_tokens=max_tokens, temperature=temperature)
+    from stateset_agents.api.engine import load_served_model
+    from stateset_agents.core.agent import AgentConfig, MultiTurnAgent
+    model, tokenizer = load_served_model(target, model_dir=None)
+    return MultiTurnAgent(AgentConfig(model_name=target, max_new_tokens=max_tokens, temperature=temperature, seed=seed), model, tokenizer)
+
+# %% ../nbs/30_cli.ipynb #99fe84ea
+def _mean_sem(xs: list[float]) -> dict:
+    "Mean and standard error of `xs`."
+    m = sum(xs) / len(xs)
+    sem = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1) / len(xs)) ** 0.5 if len(xs) > 1 else float("nan")
+    return {"mean": m, "sem": sem}
+
+def reward_table(
+    trajectories: list[MultiTurnTrajectory],  # scored conversations
+) -> dict:  # {"conversations", "reward", "reward_sem", "components": {name: {"mean", "sem"}}}
+    "Mean total reward and the mean of each reward component over scored conversations."
+    total = _mean_sem([t.total_reward for t in trajectories])
+    names = sorted({k for t in trajectories for k in t.metadata.get("reward_breakdown", {})})
+    parts = {n: _mean_sem([t.metadata["reward_breakdown"][n] for t in trajectories if n in t.metadata.get("reward_breakdown", {})]) for n in names}
+    return {"conversations": len(trajectories), "reward": total["mean"], "reward_sem": total["sem"], "components": parts}
+
+def format_reward_table(table: dict, title: str) -> str:
+    "The table as aligned text."
+    rows = [("reward (total)", table["reward"], table["reward_sem"])] + [(n, v["mean"], v["sem"]) for n, v in table["components"].items()]
+    width = max(len(r[0]) for r in rows)
+    return "\n".join([title, f"{'':{width}}    mean    sem"] + [f"{n:{width}}  {m:6.3f}  {s:5.3f}" for n, m, s in rows])
+
 # %% ../nbs/30_cli.ipynb #7ed976fb
 def _add_options(parser: argparse.ArgumentParser, fn) -> None:
     "Add one `--option` per parameter of `fn`, with its docment as help."
@@ -140,6 +290,7 @@ def train_command(
     return res
 
 REWARD_MODEL_HELP = "Train or evaluate a learned reward model."
+SERVICE_COMMANDS = {"serve": serve_command, "chat": chat_command, "evaluate": evaluate_command}  # each loads torch only when run
 
 def _command_of(argv: list[str]) -> str | None:
     "The subcommand named on a command line (its first word that is not an option), if any."
@@ -166,6 +317,7 @@ def build_parser(
     else:
         for name in ("train", "eval"): rm.add_parser(name)
     _add_options(sub.add_parser("calibrate", help=calibrate.__doc__, description=calibrate.__doc__), calibrate)
+    for name, fn in SERVICE_COMMANDS.items(): _add_options(sub.add_parser(name, help=fn.__doc__, description=fn.__doc__), fn)
     return parser
 
 USER_ERRORS = (ValueError, OSError)  # bad values, bad or missing files, a busy folder: the user can fix these
@@ -180,6 +332,7 @@ def _run(args: dict) -> int:
     elif command == "reward-model":
         from stateset_agents.training.transformer_reward_model import reward_model_eval, reward_model_train
         (reward_model_train if action == "train" else reward_model_eval)(**args)
+    elif command in SERVICE_COMMANDS: SERVICE_COMMANDS[command](**args)
     elif command == "calibrate":
         from stateset_agents.training.reward_calibration import calibrate
         calibrate(**args)

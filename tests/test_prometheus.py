@@ -27,7 +27,8 @@ def dashboards():
     for d in made: d.stop_monitoring_sync()
 
 def test_second_process_sees_logged_values(dashboards):
-    d = dashboards()
+    "The design's series names, with the policy's model as their `model` label, as another process scrapes them."
+    d = dashboards(model_name="SmolLM2-135M-Instruct")
     url = d.start_exporter()
     assert d.exporter.server.server_address[0] == "127.0.0.1"  # loopback unless asked otherwise
     d.log_metric_sync("train.loss", 2.45)  # the design's spelling
@@ -35,9 +36,12 @@ def test_second_process_sees_logged_values(dashboards):
     d.on_step(1, {"train/kl": 0.02, "completions/mean_length": 37, "train/loss": 2.4})
     d.log_metric_sync("gpu/memory_used", 2.0e9, tags={"gpu": "0"})
     seen = scrape_from_another_process(url)
-    assert seen["stateset_train_loss"] == 2.4
-    assert seen["stateset_train_reward"] == 0.78
-    assert seen["stateset_train_kl_nats"] == 0.02
+    assert seen['grpo_train_loss{model="SmolLM2-135M-Instruct"}'] == 2.4
+    assert seen['grpo_train_reward{model="SmolLM2-135M-Instruct"}'] == 0.78
+    assert seen['grpo_kl_divergence{model="SmolLM2-135M-Instruct"}'] == 0.02
+    names = {k.partition("{")[0] for k in seen}
+    assert not {"stateset_train_loss", "stateset_train_reward", "stateset_train_kl_nats"} & names, sorted(names)  # one name per quantity
+    assert not any("episode" in k for k in seen)  # no label that grows a series per episode
     assert seen["stateset_completions_mean_length_tokens"] == 37
     assert seen['stateset_gpu_memory_used_bytes{gpu="0"}'] == 2.0e9
     assert seen["stateset_train_steps_total"] == 1 and seen["stateset_train_step"] == 1
@@ -50,11 +54,30 @@ def test_two_dashboards_in_one_process(dashboards):
     b.log_metric_sync("train.loss", 2.0)
     b.log_metric_sync("eval.loss", 3.0)
     seen_a, seen_b = (scrape_from_another_process(u) for u in urls)
-    assert seen_a["stateset_train_loss"] == 1.0 and "stateset_eval_loss" not in seen_a
-    assert seen_b["stateset_train_loss"] == 2.0 and seen_b["stateset_eval_loss"] == 3.0
-    production = create_production_dashboard(enable_alerts=True)  # a third, with every default rule, still fine
+    assert seen_a['grpo_train_loss{model=""}'] == 1.0 and "stateset_eval_loss" not in seen_a  # no model name: an empty label
+    assert seen_b['grpo_train_loss{model=""}'] == 2.0 and seen_b["stateset_eval_loss"] == 3.0
+    production = create_production_dashboard(enable_alerts=True, model_name="tiny")  # a third, with every default rule, still fine
     production.log_metric_sync("train.loss", 2.45)
-    assert "stateset_train_loss 2.45" in production.exporter.text()
+    assert 'grpo_train_loss{model="tiny"} 2.45' in production.exporter.text()
+
+def test_service_series_and_breaker_rule_over_a_scrape(dashboards):
+    "An API server's counter and histogram through the dashboard's exporter, and an open breaker's alert, as a scrape sees them."
+    events = []
+    d = dashboards(alert_callback=events.append, alert_cooldown_s=0)
+    url = d.start_exporter()
+    requests = d.exporter.counter("api/requests")
+    latency = d.exporter.histogram("api/latency", buckets=(0.1, 1.0))
+    for status, seconds in [("200", 0.05), ("200", 0.5), ("503", 2.0)]:
+        requests.labels(route="/chat", status=status).inc()
+        latency.labels(route="/chat").observe(seconds)
+    d.log_metric_sync("breaker/state", 2, tags={"breaker": "judge"})
+    d.log_metric_sync("breaker/state", 0, tags={"breaker": "search"})
+    seen = scrape_from_another_process(url)
+    assert seen['api_requests_total{route="/chat",status="200"}'] == 2 and seen['api_requests_total{route="/chat",status="503"}'] == 1
+    assert seen['api_latency_seconds_bucket{le="0.1",route="/chat"}'] == 1 and seen['api_latency_seconds_count{route="/chat"}'] == 3
+    assert seen['stateset_breaker_state{breaker="judge"}'] == 2
+    assert seen['stateset_alerts_firing{severity="error"}'] == 1  # breaker_open: the search breaker's "closed" did not resolve it
+    assert [(e.state, e.rule) for e in events] == [("firing", "breaker_open")]
 
 def test_threshold_fires_once_and_resolves_once(dashboards):
     events = []
@@ -128,7 +151,7 @@ def test_reserved_names_are_refused_and_leave_no_trace(dashboards):
     with pytest.raises(ValueError, match="'train/step' is reserved"):
         d.on_step(4, {"train/loss": 0.4, "train/step": 99.0})
     seen = scrape_from_another_process(url)
-    assert seen["stateset_train_step"] == 3 and seen["stateset_train_steps_total"] == 1 and seen["stateset_train_loss"] == 0.5
+    assert seen["stateset_train_step"] == 3 and seen["stateset_train_steps_total"] == 1 and seen['grpo_train_loss{model=""}'] == 0.5
     assert d.aggregator.names == ["train/loss"] and d.step == 3
 
 def test_health_rules_do_not_load_the_exporter():

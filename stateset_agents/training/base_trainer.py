@@ -25,7 +25,7 @@ from ..core.checks import (atomic_replace_dir, atomic_write_text, check, fault_p
 from .config import BaseTrainerConfig, BOOL_RULE, CONFIG_RULES, int_rule, real_rule  # the config lives in its own chapter
 from .losses import group_advantages, policy_loss
 from .task import (build_environment, build_reward, calibration_state, default_reward, frozen_calibration, load_calibration_state,
-                                           run_scenarios, with_check, CHECK_NAME)
+                                           run_scenarios, with_check, CHECK_NAME, FALLBACK_KEY, count_fallbacks)
 from ..utils.health import should_skip_step
 
 # %% auto #0
@@ -433,8 +433,10 @@ def rollout_metrics(rb: RolloutBatch, config: BaseTrainerConfig) -> dict[str, fl
     parts: dict[str, list[float]] = {}
     for t in rb.trajectories:
         for k, v in (t.metadata.get("reward_breakdown") or {}).items():
-            if "/" not in k: parts.setdefault(k, []).append(v)
+            if "/" not in k and k != FALLBACK_KEY: parts.setdefault(k, []).append(v)
     out.update({f"rewards/{k}/mean": sum(v) / len(v) for k, v in parts.items()})
+    fallbacks = count_fallbacks(t.metadata.get("reward_breakdown") or {} for t in rb.trajectories)
+    if fallbacks is not None: out["reward/fallbacks"] = float(fallbacks)  # only when the reward has a fallback
     return out
 
 # %% ../../nbs/21_training.base_trainer.ipynb #1db0b0ae
@@ -493,7 +495,7 @@ def _eval_environment(self: BaseTrainer, scenarios: list) -> ConversationEnviron
     "The held-out environment: the training customer, the reward in its own units (uncalibrated), and the check reward."
     c = self.config
     raw = c.calibration != "none" and self.task_from_config  # a running normaliser's units drift as the policy improves
-    reward = build_reward(c.reward or default_reward(c.scenarios)) if raw else self.environment.reward_fn
+    reward = build_reward(c.reward or default_reward(c.scenarios), fallback=c.reward_fallback) if raw else self.environment.reward_fn
     return ConversationEnvironment(scenarios, max_turns=c.max_turns, customer=self.environment.customer,
                                    reward_fn=with_check(reward, c.check_reward))
 

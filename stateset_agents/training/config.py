@@ -7,14 +7,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 from fastcore.basics import patch
 from ..core.checks import check, is_int, is_real
 
 # %% auto #0
 __all__ = ['SCALES', 'IMPORTANCE_LEVELS', 'LOSS_TYPES', 'LR_SCHEDULES', 'REWARD_MODES', 'SCENARIO_SETS', 'SPLITS',
            'BUILTIN_REWARDS', 'BOOL_RULE', 'NAME_RULE', 'CONFIG_RULES', 'VALUE_MODELS', 'DPO_LOSSES',
-           'ALGORITHM_CONFIGS', 'parse_reward_spec', 'BaseTrainerConfig', 'int_rule', 'real_rule', 'choice_rule',
-           'GRPOConfig', 'GSPOConfig', 'DAPOConfig', 'PPOConfig', 'VAPOConfig', 'A2CConfig', 'DPOConfig',
+           'ALGORITHM_CONFIGS', 'judge_endpoint', 'parse_reward_spec', 'BaseTrainerConfig', 'int_rule', 'real_rule',
+           'choice_rule', 'GRPOConfig', 'GSPOConfig', 'DAPOConfig', 'PPOConfig', 'VAPOConfig', 'A2CConfig', 'DPOConfig',
            'all_config_fields']
 
 # %% ../../nbs/19_training.config.ipynb #7c41c875
@@ -26,26 +27,52 @@ REWARD_MODES = ("final", "per_turn")  # a conversation's reward for all its turn
 SCENARIO_SETS = ("customer_service", "tau2-airline", "tau2-retail")  # built-in scenario sets
 SPLITS = ("train", "test", "all")
 BUILTIN_REWARDS = ("customer_service", "technical_support", "sales", "helpfulness", "empathy", "task_completion",
-                   "safety", "conciseness", "rubric")  # reward names a spec may use besides learned:PATH
+                   "safety", "conciseness", "rubric")  # reward names a spec may use besides learned:PATH and judge:URL
 
 # %% ../../nbs/19_training.config.ipynb #eacb56de
+def judge_endpoint(
+    url: str,  # a judge part's URL: http(s)://HOST[:PORT]/PATH[?model=NAME], e.g. "http://127.0.0.1:8000/v1"
+) -> tuple[str, str | None]:  # (the API's base URL without a trailing slash, the model or None for the server's first)
+    "The base URL and model of an OpenAI-compatible judge; the URL must have a path (e.g. /v1) so a spec's weight is unambiguous."
+    u = urlsplit(url.strip())
+    try: u.port  # a port that is not a number is an error here
+    except ValueError as e: raise ValueError(f"judge URL {url!r} has a bad port: {e}") from None
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError(f"judge URL {url!r} must start with http:// or https:// and name a host, e.g. http://127.0.0.1:8000/v1")
+    if u.username or u.password:
+        raise ValueError(f"judge URL {url!r} holds credentials; put the API key in STATESET_AGENTS_JUDGE_KEY (or OPENAI_API_KEY) instead")
+    if u.path.strip("/") == "":
+        raise ValueError(f"judge URL {url!r} has no path; end it with the API's path, e.g. {u.scheme}://{u.netloc}/v1 "
+                         "(in a reward spec a number after the last ':' is a weight, so 'judge:http://host:8000' would be weight 8000)")
+    query = parse_qsl(u.query, keep_blank_values=True)
+    if u.fragment or [k for k, _ in query] not in ([], ["model"]) or any(not v.strip() for _, v in query):
+        raise ValueError(f"judge URL {url!r}: the only query it may have is ?model=NAME (a non-empty model name)")
+    return f"{u.scheme}://{u.netloc}{u.path.rstrip('/')}", (query[0][1] if query else None)
+
 def _split_weight(part: str) -> tuple[str, float]:
     "A spec part `NAME` or `NAME:WEIGHT` as (name, weight); the weight is the text after the last colon, if a number."
     head, sep, tail = part.rpartition(":")
-    if sep and head and not head.endswith("learned"):
+    if sep and head and not head.endswith("learned") and head != "judge":
         try: return head, float(tail)
         except ValueError: pass
     return part, 1.0
 
+def _check_part(spec: str, name: str) -> None:
+    "A ValueError naming `spec` unless `name` is a built-in reward, learned:PATH or judge:URL."
+    if name in BUILTIN_REWARDS or (name.startswith("learned:") and name.removeprefix("learned:").strip()): return
+    if not name.startswith("judge:"):
+        raise ValueError(f"reward spec {spec!r}: unknown reward {name!r}; use one of {', '.join(BUILTIN_REWARDS)}, learned:PATH or judge:URL")
+    try: judge_endpoint(name.removeprefix("judge:"))
+    except ValueError as e: raise ValueError(f"reward spec {spec!r}: {e}") from None
+
 def parse_reward_spec(
-    spec: str,  # e.g. "customer_service", "learned:runs/rm", "customer_service:0.5+learned:runs/rm:0.5"
-) -> list[tuple[str, float]]:  # (name, weight) per part; a name is a built-in or "learned:PATH"
-    "The parts of a reward spec, each checked: a known name or learned:PATH, and a finite weight >= 0 (not all 0)."
+    spec: str,  # e.g. "customer_service", "learned:runs/rm", "customer_service:0.5+judge:http://127.0.0.1:8000/v1:0.5"
+) -> list[tuple[str, float]]:  # (name, weight) per part; a name is a built-in, "learned:PATH" or "judge:URL"
+    "The parts of a reward spec, each checked: a known name, learned:PATH or judge:URL, and a finite weight >= 0 (not all 0)."
     if not isinstance(spec, str) or not spec.strip(): raise ValueError(f"reward spec {spec!r} is empty; use e.g. 'customer_service'")
     parts = [_split_weight(p.strip()) for p in spec.split("+")]
     for name, weight in parts:
-        if not (name in BUILTIN_REWARDS or (name.startswith("learned:") and name.removeprefix("learned:").strip())):
-            raise ValueError(f"reward spec {spec!r}: unknown reward {name!r}; use one of {', '.join(BUILTIN_REWARDS)} or learned:PATH")
+        _check_part(spec, name)
         if not (math.isfinite(weight) and weight >= 0): raise ValueError(f"reward spec {spec!r}: weight {weight} of {name!r} must be a finite number >= 0")
     if not any(w for _, w in parts): raise ValueError(f"reward spec {spec!r}: all weights are 0")
     if len({n for n, _ in parts}) < len(parts): raise ValueError(f"reward spec {spec!r} names a reward twice")
@@ -77,6 +104,7 @@ class BaseTrainerConfig:
     reward: str | None = None  # a reward spec: a name, learned:PATH, or a weighted sum like "customer_service:0.5+learned:runs/rm:0.5"; None: the set's default
     calibration: str = "none"  # "none", "running" (a running z-score per reward part), or a JSON file written by `stateset-agents calibrate`
     check_reward: str | None = None  # a reward spec measured at every evaluation but never optimised (the reward-gaming check)
+    reward_fallback: str | None = None  # a reward spec that scores a conversation when a judge:URL or learned:PATH part fails (with a warning; counted in reward/fallbacks); None: such a failure stops the run
     reward_mode: str = "final"  # "final": a conversation's total reward for all its turns; "per_turn": each turn's return
     turn_gamma: float = 1.0  # per_turn: discount per agent turn in a turn's return, in [0, 1]
     # -- optimisation
@@ -156,6 +184,7 @@ CONFIG_RULES = {  # field -> (predicate, what a valid value is)
     "train_split": choice_rule(SPLITS), "eval_split": choice_rule(SPLITS),
     "reward": ((lambda v: v is None or _spec_ok(v)), "None or a reward spec, e.g. 'customer_service' or 'customer_service:0.5+learned:runs/rm:0.5'"),
     "check_reward": ((lambda v: v is None or _spec_ok(v)), "None or a reward spec, e.g. 'rubric'"),
+    "reward_fallback": ((lambda v: v is None or _spec_ok(v)), "None or a reward spec, e.g. 'customer_service'"),
     "calibration": ((lambda v: v in ("none", "running") or (isinstance(v, str) and v.endswith(".json"))), "'none', 'running' or a .json file written by `stateset-agents calibrate`"),
     "eval_steps": int_rule(0), "eval_samples": int_rule(1),
     "loss_type": choice_rule(LOSS_TYPES), "importance_level": choice_rule(IMPORTANCE_LEVELS), "scale_rewards": choice_rule(SCALES),
@@ -169,7 +198,7 @@ def validate(self: BaseTrainerConfig):
     for f in fields(self):
         ok, rule = rules[f.name]  # a field without a rule is a bug: every field is checked
         value = getattr(self, f.name)
-        if f.name in ("reward", "check_reward") and isinstance(value, str) and not ok(value):
+        if f.name in ("reward", "check_reward", "reward_fallback") and isinstance(value, str) and not ok(value):
             try: parse_reward_spec(value)
             except ValueError as e: rule = str(e)  # the parser's message says what is wrong with the spec
         check(ok(value), type(self).__name__, f.name, value, rule)

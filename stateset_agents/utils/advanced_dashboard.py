@@ -38,7 +38,7 @@ class _Track:
     "Everything one (metric, tags) logs into, resolved once."
     series: _Series  # the aggregator's series
     rules: list  # the alert manager's live rule list for the metric
-    gauge: Any  # the Prometheus gauge (or labelled child), or None without Prometheus
+    export: Callable[[float], None] | None  # records the value in Prometheus (`PrometheusExporter.recorder`); None without Prometheus
 
 class AdvancedDashboard(TrainingCallback):
     "Metrics, alerts, training-health rules, system sampling and Prometheus export, fed with plain numbers."
@@ -50,11 +50,13 @@ class AdvancedDashboard(TrainingCallback):
                  prometheus_host: str = "127.0.0.1",  # interface the exporter listens on
                  prometheus_port: int | None = 0,  # exporter port (0: a free one); None: never serve
                  system_interval_s: float = 5.0,  # seconds between system samples while monitoring
-                 health: HealthConfig | bool = True):  # training-health rules: True (defaults), a HealthConfig, or False
+                 health: HealthConfig | bool = True,  # training-health rules: True (defaults), a HealthConfig, or False
+                 model_name: str | None = None):  # the policy's model name, the `model` label of grpo_train_loss, grpo_train_reward and grpo_kl_divergence; None: an empty label
         if not system_interval_s > 0: raise ValueError(f"system_interval_s must be > 0 seconds, got {system_interval_s!r}")
         self.aggregator = MetricAggregator(metrics_window)
         self.alert_manager = AlertManager(alert_callback, alert_cooldown_s)
-        self.exporter = PrometheusExporter(prometheus_host, prometheus_port or 0) if enable_prometheus else None
+        self.exporter = PrometheusExporter(prometheus_host, prometheus_port or 0, model_name=model_name) if enable_prometheus else None
+        self.model_name = model_name
         self.prometheus_port, self.system_interval_s = prometheus_port, system_interval_s
         self.health = None if health is False else TrainingHealth(None if health is True else health)
         self.step, self.total_steps, self.started_at = 0, None, time.time()
@@ -80,13 +82,24 @@ _OWN_SERIES = {  # key in self._prom -> (kind, metric name, unit, label names, h
 }
 RESERVED_METRICS = {name: doc for _, name, _, _, doc in _OWN_SERIES.values() if name not in METRIC_GLOSSARY}  # name -> what the dashboard reports there
 
+_BREAKER_OPEN = 2  # breaker/state of an open circuit breaker (0: closed, 1: half-open)
+
+def _open_breakers(
+    aggregator: MetricAggregator,  # where breaker/state is logged, one series per `breaker` tag
+) -> str | None:  # the breaker_open rule's message, or None when no breaker is open
+    "Which circuit breakers are open, by the last `breaker/state` value of each."
+    open_ = [key for key in aggregator.names if key.partition("{")[0] == "breaker/state"
+             and (values := aggregator._series[key].values) and values[-1] >= _BREAKER_OPEN]
+    return f"circuit breaker open, its calls fail fast: {', '.join(open_)}" if open_ else None
+
 @patch
 def _setup(self: AdvancedDashboard):
-    "Register the health rules and the dashboard's own Prometheus series."
+    "Register the health rules, the breaker_open rule and the dashboard's own Prometheus series."
     if self.health is not None:
         for name, rule in HEALTH_RULES.items():
             cond = (lambda v, _t, check=rule.check: check(self.health, v)) if rule.per_value else None
             self.alert_manager.add_rule(name, rule.metric, rule.severity, cond, nonfinite=rule.per_value)
+    self.alert_manager.add_rule("breaker_open", "breaker/state", "error", lambda _v, _t: _open_breakers(self.aggregator))
     self.alert_manager.listeners.append(self._count_alert)
     if self.exporter is None: return
     self._prom = {key: self.exporter.reserve(kind, name, doc, unit, labels) for key, (kind, name, unit, labels, doc) in _OWN_SERIES.items()}
@@ -103,10 +116,13 @@ def _count_alert(self: AdvancedDashboard, alert: Alert):
 def _user_metric(
     name: str,  # a metric name from a user or a trainer
 ) -> str:  # its canonical name
-    "The canonical name of `name`, or a `ValueError` when it is malformed or one of the dashboard's own."
+    "The canonical name of `name`, or a `ValueError` when it is malformed, one of the dashboard's own, or a counter."
     metric = canonical_name(name)
     if metric in RESERVED_METRICS:
         raise ValueError(f"metric {name!r} is reserved for the dashboard's own series ({RESERVED_METRICS[metric]}); log yours under another name")
+    info = METRIC_GLOSSARY.get(metric)
+    if info is not None and info.kind == "counter":  # a counter counts events; log_metric records values
+        raise ValueError(f"metric {name!r} is a counter ({info.description}): count on exporter.counter({metric!r}) instead of logging values")
     return metric
 
 @patch
@@ -117,8 +133,8 @@ def _track(self: AdvancedDashboard, name: str, tags: dict | None) -> _Track:
     if t is not None: return t
     metric = _user_metric(name)
     series_key(name, tags)  # checks the tag names
-    gauge = None if self.exporter is None else self.exporter.gauge(name, tags)  # may refuse a clash: before the series exists
-    t = self._tracks[key] = _Track(self.aggregator.series(name, tags), self.alert_manager.rules_for(metric), gauge)
+    export = None if self.exporter is None else self.exporter.recorder(name, tags)  # may refuse a clash or labels: before the series exists
+    t = self._tracks[key] = _Track(self.aggregator.series(name, tags), self.alert_manager.rules_for(metric), export)
     return t
 
 @patch
@@ -133,7 +149,7 @@ def log_metric_sync(self: AdvancedDashboard,
     with self._lock:
         t.series.add(value)
         if t.rules: self.alert_manager.check_rules(t.rules, value)
-        if t.gauge is not None: t.gauge.set(value)
+        if t.export is not None: t.export(value)
 
 @patch
 async def log_metric(self: AdvancedDashboard, name: str, value: float, tags: dict | None = None):
@@ -270,7 +286,6 @@ PRODUCTION_THRESHOLDS = [  # (metric, severity, threshold, condition)
     ("system/memory_percent", "critical", 97.0, ">"),
     ("gpu/memory_percent", "warning", 95.0, ">"),
     ("api/latency", "warning", 2.0, ">"),
-    ("api/error_rate", "error", 0.05, ">"),
 ]
 
 def create_production_dashboard(
@@ -278,7 +293,7 @@ def create_production_dashboard(
     enable_prometheus: bool = True,  # keep a Prometheus registry and serve it while monitoring
     alert_callback: Callable[[Alert], Any] | None = None,  # hears every alert event (e.g. posts to a chat)
     prometheus_port: int | None = 0,  # exporter port; give a fixed one for a scrape config (0: a free one)
-    **kwargs,  # anything else `AdvancedDashboard` takes (metrics_window, prometheus_host, system_interval_s, ...)
+    **kwargs,  # anything else `AdvancedDashboard` takes (model_name, metrics_window, prometheus_host, system_interval_s, ...)
 ) -> AdvancedDashboard:
     "An `AdvancedDashboard` with production defaults and thresholds."
     kwargs.setdefault("metrics_window", 10000)

@@ -48,6 +48,7 @@ class HealthConfig:
     grad_norm_factor: float | None = 10.0  # ... or above this factor times its moving average
     gaming_window: int | None = 6  # reward_gaming: evaluations each slope test reads (at least 3); the rule waits for this many
     gaming_min_drop: float = 0.05  # ... and eval/check_reward's fitted fall over them must reach this (reward units)
+    max_fallbacks: int | None = 0  # reward_fallbacks: reward/fallbacks (conversations a step scored by the fallback reward) above this
 
     def __post_init__(self):
         _check_fields(self, "window baseline_steps no_signal_steps", lambda v: is_int(v) and v >= 1, "an integer >= 1")
@@ -57,6 +58,7 @@ class HealthConfig:
         _check_fields(self, "kl_max kl_spike_factor reward_drop no_signal_frac length_factor entropy_min entropy_frac grad_norm_max grad_norm_factor",
                       lambda v: v is None or (is_real(v) and v > 0), "a finite number > 0, or None to switch its rule off")
         _check_fields(self, "kl_floor plateau_min_delta gaming_min_drop", lambda v: is_real(v) and v >= 0, "a finite number >= 0")
+        _check_fields(self, "max_fallbacks", lambda v: v is None or (is_int(v) and v >= 0), "an integer >= 0, or None to switch reward_fallbacks off")
         _check_fields(self, "zero_std_frac", lambda v: v is None or (is_real(v) and 0 <= v < 1),
                       "a fraction in [0, 1), or None to switch zero_variance_groups off")
 
@@ -121,6 +123,12 @@ def _entropy_collapse(h: TrainingHealth, v: float) -> str | None:
     if r is not None and c.entropy_frac is not None and r < c.entropy_frac:
         return f"train/entropy = {v:.3g} nats is {r:.2f}x its baseline: the policy stopped exploring"
 
+def _reward_fallbacks(h: TrainingHealth, v: float) -> str | None:
+    n = h.config.max_fallbacks
+    if n is None or not v > n: return None  # NaN: no count, nothing to say
+    return (f"reward/fallbacks = {v:g}: {v:g} conversation(s) of this step were scored by the fallback reward because a judge "
+            "or learned reward failed; check the reward's service (its circuit breaker) before trusting the step's rewards")
+
 # %% ../../nbs/14_utils.health.ipynb #2b1616a5
 def zero_variance_groups(
     fracs: Sequence[float],  # frac_reward_zero_std of the most recent steps, oldest first
@@ -184,6 +192,7 @@ HEALTH_RULES: dict[str, HealthRule] = {
     "entropy_collapse": HealthRule("train/entropy", "warning", _entropy_collapse),
     "grad_norm_explosion": HealthRule("train/grad_norm", "error", _grad_norm_explosion),
     "reward_gaming": HealthRule("eval/check_reward", "error", _reward_gaming),
+    "reward_fallbacks": HealthRule("reward/fallbacks", "warning", _reward_fallbacks, per_value=True),
 }
 
 # %% ../../nbs/14_utils.health.ipynb #5ac747ec

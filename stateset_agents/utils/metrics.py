@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['METRIC_GLOSSARY', 'canonical_name', 'prometheus_name', 'series_key', 'as_float', 'MetricInfo', 'percentile',
+__all__ = ['METRIC_GLOSSARY', 'canonical_name', 'series_key', 'as_float', 'MetricInfo', 'prometheus_name', 'percentile',
            't_critical', 'trend', 'summarize', 'MetricAggregator']
 
 # %% ../../nbs/12_utils.metrics.ipynb #162cb95f
@@ -26,19 +26,6 @@ def canonical_name(
         raise ValueError(f"a metric name must start with a letter or '_' and use only letters, digits and "
                          f"_ . / : -, got {name!r}")
     return name.replace(".", "/")
-
-# %% ../../nbs/12_utils.metrics.ipynb #a7e16371
-def prometheus_name(
-    name: str,  # a metric name, e.g. "train.loss"
-    unit: str = "",  # the unit suffix, e.g. "bytes", "seconds", "tokens"; "" for unitless metrics
-    counter: bool = False,  # a counter: the name ends in "_total"
-    prefix: str = "stateset",  # the exporter's namespace
-) -> str:  # e.g. "stateset_train_loss", "stateset_system_disk_read_bytes_total"
-    "A valid, conventional Prometheus name for metric `name`."
-    base = re.sub(r"[^a-z0-9_]+", "_", canonical_name(name).lower()).strip("_")
-    if unit and not base.endswith("_" + unit): base += "_" + unit
-    if counter and not base.endswith("_total"): base += "_total"
-    return f"{prefix}_{base}"
 
 # %% ../../nbs/12_utils.metrics.ipynb #d1015e99
 _LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -68,23 +55,40 @@ def as_float(
     return float(value)
 
 # %% ../../nbs/12_utils.metrics.ipynb #5d3e2601
+_PROM_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")  # a Prometheus name without ":", which recording rules own
+
 @dataclass(frozen=True)
 class MetricInfo:
-    "What one metric means, how it is computed, and its unit."
+    "What one metric means, how it is computed, its unit, and how Prometheus shows it."
     name: str  # canonical name, e.g. "train/kl"
     description: str  # one line, in words
     formula: str  # LaTeX, with the training chapters' symbols
     unit: str = ""  # unit suffix of the Prometheus name ("bytes", "seconds", "tokens", "nats", "percent"); "" if unitless
+    kind: str = "gauge"  # Prometheus type: "gauge" (the last value), "counter" (events counted) or "histogram" (observations in buckets)
+    prometheus: str = ""  # the Prometheus name the design fixes, e.g. "grpo_train_loss"; "" for the `stateset_` name `prometheus_name` builds
+    labels: tuple[str, ...] = ()  # label names every sample of its Prometheus series carries, e.g. ("model",)
+
+    def __post_init__(self):
+        if self.kind not in ("gauge", "counter", "histogram"):
+            raise ValueError(f"MetricInfo {self.name!r}: kind must be 'gauge', 'counter' or 'histogram', got {self.kind!r}")
+        if self.prometheus and not _PROM_RE.match(self.prometheus):
+            raise ValueError(f"MetricInfo {self.name!r}: prometheus must be a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*) or '', got {self.prometheus!r}")
+        if not isinstance(self.labels, tuple) or not all(isinstance(k, str) and _LABEL_RE.match(k) and not k.startswith("__") for k in self.labels):
+            raise ValueError(f"MetricInfo {self.name!r}: labels must be a tuple of label names, e.g. ('model',), got {self.labels!r}")
 
 _TOKEN_MEAN = r"\frac{1}{\sum_{i,t} m_{i,t}} \sum_{i,t} m_{i,t}"
 METRIC_GLOSSARY: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("train/loss", "the policy loss minimised this step; how tokens are averaged depends on the trainer's loss_type (shown: \"grpo\"; the losses chapter gives the others)",
-               r"\frac{1}{NG}\sum_{i=1}^{NG} \frac{1}{\lvert o_i \rvert}\sum_{t=1}^{\lvert o_i \rvert}\left[-\min\left(\rho_{i,t}\hat A_i,\ \mathrm{clip}(\rho_{i,t}, 1-\epsilon, 1+\epsilon)\hat A_i\right) + \beta\,\mathbb{D}_{i,t}\right],\quad \rho_{i,t} = \frac{\pi_\theta(o_{i,t}\mid q, o_{i,<t})}{\pi_{\theta_{\mathrm{old}}}(o_{i,t}\mid q, o_{i,<t})}"),
-    MetricInfo("train/reward", "mean reward of the step's completions", r"\bar r = \frac{1}{NG}\sum_{i=1}^{NG} r_i"),
+               r"\frac{1}{NG}\sum_{i=1}^{NG} \frac{1}{\lvert o_i \rvert}\sum_{t=1}^{\lvert o_i \rvert}\left[-\min\left(\rho_{i,t}\hat A_i,\ \mathrm{clip}(\rho_{i,t}, 1-\epsilon, 1+\epsilon)\hat A_i\right) + \beta\,\mathbb{D}_{i,t}\right],\quad \rho_{i,t} = \frac{\pi_\theta(o_{i,t}\mid q, o_{i,<t})}{\pi_{\theta_{\mathrm{old}}}(o_{i,t}\mid q, o_{i,<t})}",
+               prometheus="grpo_train_loss", labels=("model",)),
+    MetricInfo("train/reward", "mean reward of the step's completions", r"\bar r = \frac{1}{NG}\sum_{i=1}^{NG} r_i",
+               prometheus="grpo_train_reward", labels=("model",)),
     MetricInfo("train/reward_std", "standard deviation of the step's rewards over all its completions (unbiased)",
                r"\sqrt{\frac{1}{NG-1}\sum_{i=1}^{NG} (r_i - \bar r)^2}"),
     MetricInfo("frac_reward_zero_std", "fraction of groups whose G rewards are all equal: they give no learning signal (TRL's name)",
                r"\frac{1}{N}\sum_{q=1}^{N} \mathbb{1}\left[\mathrm{std}(r_{q,1}, \dots, r_{q,G}) < 10^{-6}\right]"),
+    MetricInfo("reward/fallbacks", "conversations of this step scored by the configured fallback reward because a judge or learned reward failed (a count)",
+               r"n^{\mathrm{fb}} = \sum_{i=1}^{NG} \mathbb{1}\left[r_i \text{ came from the fallback reward}\right]"),
     MetricInfo("train/skipped", "1 when the step's update was skipped (non-finite loss or gradient norm), else 0",
                r"\mathbb{1}\left[\neg\,\mathrm{finite}(\mathcal{L}) \lor \neg\,\mathrm{finite}(\lVert g \rVert_2)\right]"),
     MetricInfo("clip_ratio/low_mean", "share of completion tokens whose ratio was clipped from below, with a negative advantage (TRL's name)",
@@ -93,8 +97,9 @@ METRIC_GLOSSARY: dict[str, MetricInfo] = {m.name: m for m in [
                _TOKEN_MEAN + r"\,\mathbb{1}\left[\rho_{i,t} > 1+\epsilon_{\mathrm{high}} \land \hat A_i > 0\right]"),
     MetricInfo("clip_ratio/region_mean", "share of completion tokens clipped on either side (TRL's name)",
                _TOKEN_MEAN + r"\,\mathbb{1}\left[\text{clipped low} \lor \text{clipped high}\right]"),
-    MetricInfo("train/kl", "per-token KL from the policy to the reference, Schulman's k3 estimator, token mean",
-               _TOKEN_MEAN + r"\,\mathbb{D}_{i,t},\quad \mathbb{D}_{i,t} = \frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - \log\frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - 1", "nats"),
+    MetricInfo("train/kl", "per-token KL from the policy to the reference, Schulman's k3 estimator, token mean, in nats",
+               _TOKEN_MEAN + r"\,\mathbb{D}_{i,t},\quad \mathbb{D}_{i,t} = \frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - \log\frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - 1", "nats",
+               prometheus="grpo_kl_divergence", labels=("model",)),
     MetricInfo("train/entropy", "policy entropy over the vocabulary at each completion token, token mean",
                _TOKEN_MEAN + r"\left[-\sum_{v} \pi_\theta(v\mid q, o_{i,<t}) \log \pi_\theta(v\mid q, o_{i,<t})\right]", "nats"),
     MetricInfo("train/grad_norm", "global L2 norm of the gradient before clipping", r"\lVert g \rVert_2 = \sqrt{\textstyle\sum_{p} \sum_{j} g_{p,j}^2}"),
@@ -119,9 +124,28 @@ METRIC_GLOSSARY: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("system/disk_write", "disk write throughput over the sampling interval", r"\Delta B_{\mathrm{written}} / \Delta t", "bytes_per_second"),
     MetricInfo("gpu/memory_used", "memory in use on one GPU (tag `gpu`), from NVML", r"M^{\mathrm{gpu}}_{\mathrm{used}}", "bytes"),
     MetricInfo("gpu/memory_percent", "share of one GPU's memory in use (tag `gpu`)", r"100 \cdot M^{\mathrm{gpu}}_{\mathrm{used}} / M^{\mathrm{gpu}}_{\mathrm{total}}", "percent"),
-    MetricInfo("api/latency", "time to answer one request (logged by the service layer)", r"t_{\mathrm{response}} - t_{\mathrm{request}}", "seconds"),
-    MetricInfo("api/error_rate", "share of requests that failed over the service's reporting window", r"n_{\mathrm{failed}} / n_{\mathrm{requests}}"),
+    MetricInfo("breaker/state", "a circuit breaker's state: 0 closed (calls pass), 1 half-open (a trial call passes), 2 open (calls fail fast); tagged `breaker` with the breaker's name",
+               r"s_b \in \{0, 1, 2\}", labels=("breaker",)),
+    MetricInfo("api/requests", "requests the service answered, by route and HTTP status (counted by the service layer)",
+               r"n_{\mathrm{requests}}(\mathrm{route}, \mathrm{status})", kind="counter", prometheus="api_requests_total", labels=("route", "status")),
+    MetricInfo("api/latency", "time to answer one request, by route (observed by the service layer)", r"t_{\mathrm{response}} - t_{\mathrm{request}}", "seconds",
+               kind="histogram", prometheus="api_latency_seconds", labels=("route",)),
 ]}
+
+# %% ../../nbs/12_utils.metrics.ipynb #a7e16371
+def prometheus_name(
+    name: str,  # a metric name, e.g. "train.loss"
+    unit: str = "",  # the unit suffix, e.g. "bytes", "seconds", "tokens"; "" for unitless metrics
+    counter: bool = False,  # a counter: the name ends in "_total"
+    prefix: str = "stateset",  # the exporter's namespace (a name the glossary fixes has none of ours)
+) -> str:  # e.g. "grpo_train_loss" (fixed by the glossary), "stateset_system_disk_read_bytes_total"
+    "The Prometheus name of metric `name`: the one its glossary entry fixes, else a valid, conventional one built from it."
+    info = METRIC_GLOSSARY.get(canonical_name(name))
+    if info is not None and info.prometheus: return info.prometheus
+    base = re.sub(r"[^a-z0-9_]+", "_", canonical_name(name).lower()).strip("_")
+    if unit and not base.endswith("_" + unit): base += "_" + unit
+    if counter and not base.endswith("_total"): base += "_total"
+    return f"{prefix}_{base}"
 
 # %% ../../nbs/12_utils.metrics.ipynb #80a477f7
 def percentile(

@@ -1,0 +1,254 @@
+"The service over a real socket: OpenAI's own client, batching under concurrency, a full queue, jobs followed over a WebSocket and cancelled, a restart, CORS, and schema fuzzing of the whole API."
+import asyncio, collections, json, threading, time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import torch
+from stateset_agents.api.engine import ServingEngine, load_served_model
+from stateset_agents.api.server import BackgroundServer, ServerSettings, create_app
+from stateset_agents.core.models import build_tiny_model
+from stateset_agents.training.base_trainer import read_checkpoint
+
+KEY = "test-key-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+TINY_JOB = {"model_name": "tiny", "num_generations": 2, "prompts_per_step": 1, "max_completion_length": 4}
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build_tiny_model(seed=0)
+
+@pytest.fixture
+def served(tiny, tmp_path):
+    "A running server of the tiny model; yields (server, app)."
+    made = []
+    def start(**kw):
+        settings = ServerSettings(**{"model": "tiny", "api_keys": [KEY], "data_dir": str(tmp_path), **kw})
+        engine_kw = {k: kw[k] for k in ("max_batch_rows", "max_queue") if k in kw}
+        app = create_app(settings, ServingEngine(*tiny, "tiny", **engine_kw))
+        made.append(BackgroundServer(app).start())
+        return made[-1], app
+    yield start
+    for s in made: s.stop()
+
+def test_openai_client_unchanged(served):
+    server, _ = served()
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
+    assert [m.id for m in client.models.list()] == ["tiny"]
+    reply = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Where is my order?"}],
+                                           max_tokens=10, temperature=0.8, top_p=0.9, n=2, seed=5)
+    assert len(reply.choices) == 2 and all(c.finish_reason in ("stop", "length") for c in reply.choices)
+    assert 2 <= reply.usage.completion_tokens <= 20 and reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+    again = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Where is my order?"}],
+                                           max_tokens=10, temperature=0.8, top_p=0.9, n=2, seed=5)
+    assert [c.message.content for c in again.choices] == [c.message.content for c in reply.choices]  # a seed repeats
+    stream = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Where is my order?"}],
+                                            max_tokens=10, temperature=0.8, top_p=0.9, n=2, seed=5, stream=True)
+    parts = {0: "", 1: ""}
+    finishes = {}
+    for chunk in stream:
+        for c in chunk.choices:
+            parts[c.index] += c.delta.content or ""
+            if c.finish_reason: finishes[c.index] = c.finish_reason
+    assert [parts[0], parts[1]] == [c.message.content for c in reply.choices]
+    assert finishes == {c.index: c.finish_reason for c in reply.choices}
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=server.url + "/v1", api_key="wrong-key-0123456789", max_retries=0).models.list()
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
+    with pytest.raises(openai.UnprocessableEntityError, match="tools"):
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Hi"}],
+                                       tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}])
+
+def test_async_client_streams_inside_a_running_loop(served):
+    server, _ = served()
+    async def talk():
+        client = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
+        stream = await client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Hi"}], max_tokens=6, stream=True,
+                                                      stream_options={"include_usage": True})
+        return [chunk async for chunk in stream]
+    chunks = asyncio.run(talk())
+    assert chunks[-1].usage.completion_tokens == 6 or chunks[-1].usage.completion_tokens <= 6
+    assert chunks[0].choices[0].delta.role == "assistant"
+
+def test_concurrent_requests_are_batched(served):
+    server, app = served()
+    def ask(i, out):
+        r = httpx.post(server.url + "/v1/chat/completions", headers=AUTH, timeout=60,
+                       json={"model": "tiny", "messages": [{"role": "user", "content": f"Order {i}?"}], "max_tokens": 16})
+        out.append(r.status_code)
+    codes = []
+    threads = [threading.Thread(target=ask, args=(i, codes)) for i in range(16)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert codes == [200] * 16
+    stats = app.state.engine.stats
+    assert stats["requests"] == 16 and stats["batches"] < 16, stats  # several requests shared forward passes
+
+def test_full_queue_answers_503_with_retry_after(served):
+    server, _ = served(max_queue=1, max_batch_rows=1)
+    results = []
+    def ask():
+        r = httpx.post(server.url + "/v1/chat/completions", headers=AUTH, timeout=60,
+                       json={"model": "tiny", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 64})
+        results.append((r.status_code, r.headers.get("retry-after"), r.json()))
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    busy = [r for r in results if r[0] == 503]
+    assert busy and all(r[1] and int(r[1]) >= 1 and r[2]["error"]["code"] == "server_busy" for r in busy)
+    assert any(r[0] == 200 for r in results)
+
+def follow(url: str, job_id: str, until_steps: int | None = None) -> list[dict]:
+    "Messages of a job's metrics WebSocket, until `until_steps` steps (or the end message)."
+    from websockets.sync.client import connect
+    got = []
+    with connect(url.replace("http", "ws") + f"/v1/jobs/{job_id}/metrics", additional_headers=AUTH, open_timeout=30) as ws:
+        while True:
+            got.append(json.loads(ws.recv(timeout=300)))
+            if "event" in got[-1] or (until_steps and len(got) >= until_steps): return got
+
+def test_websocket_follows_a_job_and_cancel_keeps_its_checkpoint(served, tmp_path):
+    server, app = served()
+    job = httpx.post(server.url + "/v1/jobs", headers=AUTH, json={"config": {**TINY_JOB, "max_steps": 500, "save_steps": 1}}).json()
+    first = follow(server.url, job["id"], until_steps=3)
+    assert [m["step"] for m in first] == [1, 2, 3] and "train/loss" in first[0]
+    page = httpx.get(server.url + "/metrics", headers=AUTH).text
+    assert 'grpo_train_loss{model="tiny"}' in page and 'grpo_train_reward{model="tiny"}' in page
+    cancelled = httpx.post(server.url + f"/v1/jobs/{job['id']}/cancel", headers=AUTH, timeout=60).json()
+    assert cancelled["status"] == "cancelled"
+    ended = follow(server.url, job["id"])
+    assert ended[-1] == {"event": "end", "status": "cancelled", "step": ended[-1]["step"]} and ended[-1]["step"] < 500
+    folder = Path(job["output_dir"])
+    checkpoints = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[1].isdigit()), key=lambda p: int(p.name.split("-")[1]))
+    assert checkpoints, list(folder.iterdir())
+    ck = read_checkpoint(checkpoints[-1])  # whole: written atomically, whenever the signal landed
+    assert ck["meta"]["step"] >= 3
+    model, _ = load_served_model(str(checkpoints[-1].relative_to(tmp_path)), tmp_path)  # and servable
+    assert not any(torch.isnan(p).any() for p in model.parameters())
+    # a restarted server lists the job as it ended
+    again = create_app(ServerSettings(model="tiny", api_keys=[KEY], data_dir=str(tmp_path)), app.state.engine)
+    from fastapi.testclient import TestClient
+    with TestClient(again) as c:
+        assert c.get(f"/v1/jobs/{job['id']}", headers=AUTH).json()["status"] == "cancelled"
+
+def test_cors_off_unless_configured(served):
+    plain, _ = served()
+    r = httpx.options(plain.url + "/v1/models", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in r.headers
+    open_, _ = served(cors_origins=["https://app.example"])
+    r = httpx.options(open_.url + "/v1/models", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+    assert r.headers["access-control-allow-origin"] == "https://app.example"
+
+def test_schema_fuzzing_finds_no_server_error(tiny, tmp_path, monkeypatch):
+    "Every operation of the OpenAPI schema, fuzzed with valid and invalid bodies: never a 500."
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.generation import GenerationMode
+    from stateset_agents.api.jobs import JobManager
+    monkeypatch.setattr(JobManager, "start", lambda self: None)  # jobs are created and cancelled, never trained
+    app = create_app(ServerSettings(model="tiny", api_keys=[KEY], data_dir=str(tmp_path), max_tokens_limit=16, max_tokens_default=16), ServingEngine(*tiny, "tiny"))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    from fastapi.testclient import TestClient
+    with TestClient(app) as c:  # one real job, so ids hit as well as miss
+        real_job = c.post("/v1/jobs", headers=AUTH, json={"config": TINY_JOB}).json()["id"]
+    failures, seen = [], []
+    for op in schema.get_all_operations():
+        operation = op.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            @given(case=operation.as_strategy(generation_mode=mode), aim=st.booleans())
+            def check(case, aim):
+                if aim and isinstance(case.body, dict) and "model" in case.body:  # also reach the engine
+                    case.body["model"] = "tiny"
+                    for k in ("max_tokens", "max_completion_tokens"):
+                        if isinstance(case.body.get(k), int): case.body[k] = max(1, min(case.body[k], 16))
+                if aim and case.path_parameters and "job_id" in case.path_parameters: case.path_parameters["job_id"] = real_job
+                response = case.call(headers=AUTH)
+                seen.append((operation.label, mode.value, response.status_code))
+                if response.status_code >= 500: failures.append((operation.label, case.body, response.status_code, response.text[:300]))
+            try: check()
+            except Unsatisfiable: assert mode is GenerationMode.NEGATIVE  # nothing to break in an operation without inputs
+    assert not failures, failures[:3]
+    counts = collections.Counter((label, code) for label, _, code in seen)
+    assert counts[("POST /v1/chat/completions", 200)] >= 5 and counts[("GET /v1/jobs/{job_id}", 200)] >= 1, counts  # valid calls got through
+
+def judge_model(folder: Path) -> Path:
+    "A tiny model fine-tuned for a few seconds to answer any judge request with 'Score: 7', saved to `folder`."
+    from stateset_agents.training.judge_reward import judge_messages
+    model, tok = build_tiny_model(seed=0)
+    convs = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in
+             [("Where is my order?", "It ships tomorrow."), ("I want a refund", "Done, refunded."), ("Hi", "Hello! How can I help?")]]
+    rows = [(tok.apply_chat_template(judge_messages(c), add_generation_prompt=True, return_dict=False),
+             tok.apply_chat_template(judge_messages(c) + [{"role": "assistant", "content": "Score: 7"}], return_dict=False)) for c in convs]
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    torch.manual_seed(0)
+    for _ in range(60):
+        loss = 0
+        for prompt, full in rows:  # the loss on the answer's tokens only
+            x, P = torch.tensor([full]), len(prompt)
+            loss = loss + torch.nn.functional.cross_entropy(model.lm_head(model.model(input_ids=x).last_hidden_state[0, P - 1:-1]), x[0, P:])
+        opt.zero_grad(); loss.backward(); opt.step()
+    model.eval().save_pretrained(folder); tok.save_pretrained(folder)
+    return folder
+
+def test_judge_reward_through_a_served_model_and_its_degradation(tmp_path, monkeypatch):
+    from stateset_agents.training.task import RewardFallbackWarning, build_reward
+    from stateset_agents.training.judge_reward import JudgeError
+    monkeypatch.setenv("STATESET_AGENTS_JUDGE_KEY", KEY)
+    judge_model(tmp_path / "judge")
+    model, tok = load_served_model("judge", tmp_path)  # a model folder inside the data folder, as `serve --model judge` loads it
+    server = BackgroundServer(create_app(ServerSettings(model="judge", api_keys=[KEY], data_dir=str(tmp_path)),
+                                         ServingEngine(model, tok, "judge"))).start()
+    conversations = [[{"role": "user", "content": "My parcel is late."}, {"role": "assistant", "content": f"Sorry! Reference {i}."}]
+                     for i in range(4)]
+    try:
+        judge = build_reward(f"judge:{server.url}/v1")
+        scores = [judge(c).score for c in conversations]
+        assert scores == [0.7] * 4, scores  # each conversation asked, each reply parsed
+        assert judge(conversations[0]).metadata["cached"] and judge.misses == 4
+        backed = build_reward(f"judge:{server.url}/v1", fallback="helpfulness")
+        assert backed(conversations[1]).breakdown["fallback"] == 0  # the judge answered
+    finally: server.stop()
+    fresh = [[{"role": "user", "content": "Hello?"}, {"role": "assistant", "content": f"Hi, how can I help with order {i}?"}] for i in range(2)]
+    with pytest.warns(RewardFallbackWarning, match="JudgeReward"):
+        degraded = backed(fresh[0])
+    assert degraded.breakdown["fallback"] == 1 and 0 <= degraded.score <= 1  # scored by helpfulness, flagged
+    strict = build_reward(f"judge:{server.url}/v1")
+    with pytest.raises(JudgeError, match="judge"):
+        strict(fresh[1])
+
+def test_serve_command_prints_one_key_and_chat_and_evaluate_use_it(tmp_path):
+    "`stateset-agents serve` as a user starts it: a generated key printed once; `chat` and `evaluate` against the URL."
+    import os, subprocess, sys
+    from stateset_agents.api.server import free_port
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("STATESET_AGENTS_API_KEYS", "STATESET_AGENTS_API_KEY")}
+    proc = subprocess.Popen([sys.executable, "-m", "stateset_agents", "serve", "--model", "tiny", "--port", str(port), "--data-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert "API key (shown once" in proc.stdout.readline()
+        key = proc.stdout.readline().strip()
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/ready").status_code == 200: break
+            except httpx.TransportError: pass
+            time.sleep(0.2)
+        assert httpx.get(url + "/v1/models").status_code == 401
+        assert httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {key}"}).json()["data"][0]["id"] == "tiny"
+        cli = [sys.executable, "-m", "stateset_agents"]
+        chat = subprocess.run(cli + ["chat", "--target", url + "/v1", "--api-key", key, "--max-tokens", "5"], input="Hello\nWhere is my order?\n\n",
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert chat.returncode == 0 and chat.stdout.count("agent> ") == 2, chat.stdout + chat.stderr
+        out = tmp_path / "eval.json"
+        ev = subprocess.run(cli + ["evaluate", "--target", url + "/v1", "--api-key", key, "--samples-per-scenario", "1", "--max-turns", "1",
+                                   "--max-tokens", "6", "--output", str(out)], capture_output=True, text=True, timeout=300, env=env)
+        assert ev.returncode == 0, ev.stderr
+        table = json.loads(out.read_text())
+        assert table["conversations"] == 6 and "reward (total)" in ev.stdout
+    finally:
+        proc.terminate(); proc.wait(30)
+    assert key not in (proc.stdout.read() or "")  # printed once, never logged again
