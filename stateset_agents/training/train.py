@@ -15,6 +15,7 @@ from .config import ALGORITHM_CONFIGS
 from .dpo_trainer import DPOTrainer
 from .grpo_trainer import DAPOTrainer, GRPOTrainer, GSPOTrainer
 from .ppo_trainer import A2CTrainer, PPOTrainer, VAPOTrainer
+from ..utils.trackers import trackers_from, tracking
 
 # %% auto #0
 __all__ = ['TRAINERS', 'ALGORITHMS', 'TRAINER_ALGORITHMS', 'read_config_file', 'make_config', 'evaluate', 'ProgressBar',
@@ -115,16 +116,17 @@ def train(
     algorithm = algorithm or "grpo"
     config = make_config(algorithm, config_file, base, **overrides)
     out = Path(config.output_dir)
+    trackers = trackers_from(config.report_to, out, config.to_dict())  # a missing tracker package fails here, before the model loads
     with run_lock(out):  # one run per folder, from before the model loads until the last file is written
         recover_dir(out)  # first: a kill may have interrupted the last run at any point
         if resume and config.max_steps <= at:
             raise ValueError(f"nothing to train: checkpoint {resume} is at step {at} and max_steps is {config.max_steps}; pass --max-steps above {at}")
         prepare_output_dir(out, at, resume, overwrite)  # before the model loads
-        trainer = ALGORITHMS[algorithm][1](config, callbacks=list(callbacks or []))
+        trainer = ALGORITHMS[algorithm][1](config, callbacks=[*(callbacks or []), *trackers])
         if resume: trainer.load_checkpoint(resume)
         if progress: trainer.callbacks.append(ProgressBar(trainer.step))
         evals = {"before": evaluate(trainer)} if evaluate_policy and not resume else {}
-        trainer.train(overwrite=overwrite)
+        with tracking(trackers): trainer.train(overwrite=overwrite)
         if evaluate_policy: evals["after"] = evaluate(trainer)
         atomic_write_json(out / "evaluation.json", evals)
         if trainer.history: atomic_write_text(out / "reward.html", reward_figure(trainer.history, evals).to_html(include_plotlyjs=True))
