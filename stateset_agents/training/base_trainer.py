@@ -33,7 +33,7 @@ __all__ = ['RUN_FILES', 'BaseModelManager', 'TrainingRow', 'trajectory_rows', 'c
            'completion_logps', 'RolloutBatch', 'BaseTrajectoryGenerator', 'turn_returns', 'turn_advantages',
            'inspect_conversation', 'compute_group_advantages', 'normalize_advantages', 'lr_multiplier',
            'default_threads', 'BaseTrainer', 'rollout_metrics', 'claim_output_dir', 'checkpoint_step',
-           'rewind_output_dir', 'prepare_output_dir', 'read_checkpoint']
+           'rewind_output_dir', 'prepare_output_dir', 'unfinished', 'read_checkpoint']
 
 # %% ../../nbs/21_training.base_trainer.ipynb #f33db3b3
 class BaseModelManager:
@@ -566,6 +566,16 @@ def prepare_output_dir(
     if step > 0 and (resumed_from is None or Path(resumed_from).resolve().parent == out.resolve()): rewind_output_dir(out, step)
     else: claim_output_dir(out, overwrite)
 
+def unfinished(
+    out: Path,  # the run's output folder
+    step: int,  # the step the run is at
+    max_steps: int,  # its last step
+    resumed_from: str | Path | None,  # the checkpoint it resumed from
+) -> bool:  # True: resuming only writes checkpoint-final
+    "Whether a run resumed at its last step still lacks `checkpoint-final` (killed after its last checkpoint)."
+    return (step == max_steps and resumed_from is not None and Path(resumed_from).resolve().parent == out.resolve()
+            and not (out / "checkpoint-final").exists())
+
 def _metrics_line(metrics: dict) -> str:
     "One line of metrics.jsonl: JSON with undefined values (NaN, inf) as null."
     return json.dumps(json_safe(metrics), allow_nan=False) + "\n"
@@ -583,7 +593,8 @@ def train(self: BaseTrainer,
         recover_dir(out)  # first: a kill may have interrupted the last run anywhere
         if resume_from is not None: self.load_checkpoint(resume_from)
         end = min(max_steps or self.config.max_steps, self.config.max_steps)
-        if self.step >= end: raise ValueError(f"nothing to train: the run is at step {self.step} and max_steps is {end}; raise --max-steps to continue it")
+        if self.step >= end and not unfinished(out, self.step, self.config.max_steps, self.resumed_from):
+            raise ValueError(f"nothing to train: the run is at step {self.step} and max_steps is {end}; raise --max-steps to continue it")
         prepare_output_dir(out, self.step, self.resumed_from, overwrite)
         atomic_write_text(out / "metrics.jsonl", "".join(_metrics_line(m) for m in self.history))  # steps 1..step, once each
         self._emit("on_train_begin", self.config.max_steps)

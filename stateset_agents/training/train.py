@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from ..core.checks import atomic_write_json, atomic_write_text, recover_dir, run_lock
-from .base_trainer import BaseTrainer, BaseTrainerConfig, prepare_output_dir, read_checkpoint
+from .base_trainer import BaseTrainer, BaseTrainerConfig, prepare_output_dir, read_checkpoint, unfinished
 from .config import ALGORITHM_CONFIGS
 from .dpo_trainer import DPOTrainer
 from .grpo_trainer import DAPOTrainer, GRPOTrainer, GSPOTrainer
@@ -119,7 +119,7 @@ def train(
     trackers = trackers_from(config.report_to, out, config.to_dict())  # a missing tracker package fails here, before the model loads
     with run_lock(out):  # one run per folder, from before the model loads until the last file is written
         recover_dir(out)  # first: a kill may have interrupted the last run at any point
-        if resume and config.max_steps <= at:
+        if resume and config.max_steps <= at and not unfinished(out, at, config.max_steps, resume):
             raise ValueError(f"nothing to train: checkpoint {resume} is at step {at} and max_steps is {config.max_steps}; pass --max-steps above {at}")
         prepare_output_dir(out, at, resume, overwrite)  # before the model loads
         trainer = ALGORITHMS[algorithm][1](config, callbacks=[*(callbacks or []), *trackers])
