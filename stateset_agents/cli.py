@@ -310,7 +310,7 @@ def train_command(
     if "before" in evals and "after" in evals:
         b, a = evals["before"], evals["after"]
         print(f"held-out reward: before {b['eval/reward']:.3f} ± {b['eval/reward_sem']:.3f}, after {a['eval/reward']:.3f} ± {a['eval/reward_sem']:.3f}")
-    print(f"metrics, checkpoints, evaluation.json and reward.html are in {res['output_dir']}")
+    if res["trainer"].world.main: print(f"metrics, checkpoints, evaluation.json and reward.html are in {res['output_dir']}")  # once under torchrun
     return res
 
 REWARD_MODEL_HELP = "Train or evaluate a learned reward model."

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/31_api.engine.ipynb #045608f8
 from __future__ import annotations
-import asyncio, collections, hashlib, json, math, threading, time
+import asyncio, collections, json, math, threading, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator
@@ -13,14 +13,14 @@ import torch
 from fastcore.basics import patch
 from transformers import DynamicCache
 from ..core.async_utils import run_blocking
-from ..core.checks import check, is_int, is_real
+from ..core.checks import check, derive_seed, is_int, is_real
 from ..core.models import DEFAULT_POLICY, TINY, load_causal_lm
+from ..core.sampling import sample_rows
 
 # %% auto #0
-__all__ = ['MAX_STOPS', 'NUCLEUS_CANDIDATES', 'GREEDY_BELOW', 'BUILTIN_MODELS', 'SamplingParams', 'nucleus_probs', 'sample_rows',
-           'stop_hold', 'find_stop', 'Choice', 'advance', 'Event', 'GenerationRequest', 'left_pad', 'row_generator',
-           'decode', 'drain', 'confined', 'load_served_model', 'QueueFullError', 'ServingEngine', 'ContextLengthError',
-           'Answer']
+__all__ = ['MAX_STOPS', 'BUILTIN_MODELS', 'SamplingParams', 'stop_hold', 'find_stop', 'Choice', 'advance', 'Event',
+           'GenerationRequest', 'left_pad', 'row_generator', 'decode', 'drain', 'confined', 'load_served_model',
+           'QueueFullError', 'ServingEngine', 'ContextLengthError', 'Answer']
 
 # %% ../../nbs/31_api.engine.ipynb #0fc5c152
 MAX_STOPS = 4  # stop strings per request, as OpenAI allows
@@ -46,53 +46,6 @@ class SamplingParams:
         self.stop = tuple(self.stop)
         check(len(self.stop) <= MAX_STOPS and all(isinstance(s, str) and s for s in self.stop), own, "stop", self.stop,
               f"at most {MAX_STOPS} non-empty strings")
-
-# %% ../../nbs/31_api.engine.ipynb #27e0aac6
-def nucleus_probs(
-    logits: torch.Tensor,  # (B, V) next-token logits
-    temperature: torch.Tensor,  # (B,) temperatures, each > 0
-    top_p: torch.Tensor,  # (B,) nucleus masses in (0, 1]
-) -> torch.Tensor:  # (B, V) probabilities, zero outside each row's nucleus
-    "Each row's sampling distribution: softmax at its temperature, cut to its top-p nucleus and renormalised."
-    probs = torch.softmax(logits.float() / temperature[:, None], dim=-1)
-    cut = (top_p < 1).nonzero().flatten()  # rows with a nucleus to find
-    if len(cut):
-        top, order = probs[cut].topk(min(NUCLEUS_CANDIDATES, probs.shape[-1]), dim=-1)  # sorted, most likely first
-        whole = top.sum(-1) >= top_p[cut]  # the nucleus lies inside the candidates: no full sort needed
-        if not whole.all():  # the other rows sort the whole vocabulary
-            full_p, full_order = probs[cut[~whole]].sort(dim=-1, descending=True)
-            probs[cut[~whole]] = _nucleus(full_p, full_order, top_p[cut[~whole]])
-        if whole.any(): probs[cut[whole]] = _nucleus(top[whole], order[whole], top_p[cut[whole]], probs.shape[-1])
-    return probs
-
-NUCLEUS_CANDIDATES = 256  # most likely tokens searched first for a top-p nucleus
-
-def _nucleus(sorted_p, order, top_p, vocab: int | None = None) -> torch.Tensor:
-    "Probabilities over the vocabulary keeping the nucleus of rows given sorted (most likely first) with their token ids."
-    before = sorted_p.cumsum(-1) - sorted_p  # mass of the more likely tokens
-    sorted_p = sorted_p.masked_fill(before >= top_p[:, None], 0.0)  # the first token is always kept (before = 0)
-    kept = torch.zeros(sorted_p.shape[0], vocab or sorted_p.shape[-1]).scatter(-1, order, sorted_p)
-    return kept / kept.sum(-1, keepdim=True)
-
-GREEDY_BELOW = 1e-5  # temperatures under this decode greedily (as vLLM): dividing by 5e-324 overflows to inf
-
-def sample_rows(
-    logits: torch.Tensor,  # (B, V) next-token logits
-    temperature: list[float],  # per row; 0 (or below GREEDY_BELOW) = greedy
-    top_p: list[float],  # per row
-    generators: list[torch.Generator],  # per row
-) -> torch.Tensor:  # (B,) the chosen token ids
-    "One token per row, each row with its own settings and random generator (inverse-CDF sampling, one uniform a row)."
-    tokens = logits.argmax(-1)
-    hot = [b for b, t in enumerate(temperature) if t >= GREEDY_BELOW]
-    if hot:
-        idx = torch.tensor(hot)
-        probs = nucleus_probs(logits[idx], torch.tensor([temperature[b] for b in hot]), torch.tensor([top_p[b] for b in hot]))
-        cdf = probs.cumsum(-1)
-        cdf = cdf / cdf[:, -1:]  # ends at exactly 1, so every u in (0, 1] lands on a token of positive probability
-        u = 1 - torch.cat([torch.rand(1, generator=generators[b]) for b in hot])  # (0, 1]
-        tokens[idx] = torch.searchsorted(cdf, u[:, None]).squeeze(1).clamp(max=logits.shape[-1] - 1)
-    return tokens
 
 # %% ../../nbs/31_api.engine.ipynb #601a69fc
 def stop_hold(
@@ -198,8 +151,7 @@ def row_generator(
 ) -> torch.Generator:
     "A seeded request's choice `index` draws from its own stream; others from the engine's."
     if request.params.seed is None: return shared
-    digest = hashlib.sha256(f"{request.params.seed}:{index}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    return torch.Generator().manual_seed(derive_seed(request.params.seed, index))
 
 # %% ../../nbs/31_api.engine.ipynb #40d57e92
 @torch.no_grad()

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import torch
 from fastcore.basics import patch
 from .async_utils import run_blocking, run_sync
-from .checks import check, is_int, is_real, utf8_text
+from transformers import LogitsProcessorList
+from .checks import check, derive_seed, is_int, is_real, utf8_text
 from .models import DEFAULT_POLICY, load_causal_lm
+from .sampling import RowSampler
 from .trajectory import ROLES
 
 # %% auto #0
@@ -151,23 +153,38 @@ def generate_batch(self: MultiTurnAgent,
                    conversations: list[list[dict]],  # N conversations, each a list of messages
                    num_samples: int = 1,  # replies sampled per conversation (GRPO's group size G)
                    seed: int | None = None,  # sample from this seed, the same under concurrency; None: torch's global stream
+                   seeds: list[int] | None = None,  # one seed per conversation: each reply from its own stream (see below)
                    ) -> list[Completion]:  # N * num_samples completions, a conversation's replies consecutive
     "Sample `num_samples` replies for every conversation in one batched `generate` call."
     if not isinstance(conversations, list): raise ValueError(f"conversations must be a list of conversations, got {type(conversations).__name__}")
     if not conversations: raise ValueError("conversations is empty: nothing to generate")
     check(is_int(num_samples) and num_samples >= 1, "generate_batch", "num_samples", num_samples, "an integer >= 1")
     check(seed is None or _is_seed(seed), "generate_batch", "seed", seed, "None or an integer in [0, 2**64)")
+    check(seeds is None or (seed is None and isinstance(seeds, list) and len(seeds) == len(conversations) and all(_is_seed(s) for s in seeds)),
+          "generate_batch", "seeds", seeds, f"None, or (with seed=None) a list of {len(conversations)} integers in [0, 2**64), one per conversation")
     cfg, greedy = self.config, self.config.temperature == 0
     check(not greedy or num_samples == 1, "generate_batch", "num_samples", num_samples,
           "1 when temperature=0: greedy decoding gives one reply per conversation; sample with temperature > 0")
     with _generate_lock(self.model):  # tokenizer, model and random stream are shared: one call at a time
         batch = self.encode(conversations)
+        if seeds is not None: return self._generate_rows(batch, num_samples, seeds)
         with _sampling_seed(seed, self.model.device):
-            out = self.model.generate(**batch, max_new_tokens=cfg.max_new_tokens, num_return_sequences=num_samples,
+            out = self.model.generate(**batch.to(self.model.device), max_new_tokens=cfg.max_new_tokens, num_return_sequences=num_samples,
                                       do_sample=not greedy, temperature=None if greedy else cfg.temperature,
                                       top_p=None if greedy else cfg.top_p, top_k=0,  # no top-k truncation: temperature and top_p only
                                       pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
-        return self.completions(batch, out, num_samples)
+        return self.completions(batch, out.cpu(), num_samples)
+
+@patch
+def _generate_rows(self: MultiTurnAgent, batch: dict, num_samples: int, seeds: list[int]) -> list[Completion]:
+    "`generate` with every row drawing from its own generator: reply j of conversation i from `derive_seed(seeds[i], j)`."
+    cfg = self.config
+    rows = {k: v.repeat_interleave(num_samples, 0) for k, v in batch.items()}  # (N * num_samples, P), replies consecutive
+    sampler = RowSampler([derive_seed(s, j) for s in seeds for j in range(num_samples)], cfg.temperature, cfg.top_p)
+    out = self.model.generate(**{k: v.to(self.model.device) for k, v in rows.items()}, max_new_tokens=cfg.max_new_tokens,
+                              do_sample=False, temperature=None, top_p=None, top_k=None, logits_processor=LogitsProcessorList([sampler]),
+                              pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
+    return self.completions(rows, out.cpu(), 1)
 
 @patch
 def completions(self: MultiTurnAgent, batch: dict, sequences: torch.Tensor, num_samples: int) -> list[Completion]:

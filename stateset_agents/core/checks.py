@@ -4,13 +4,13 @@
 
 # %% ../../nbs/00_core.checks.ipynb #0b41e3df
 from __future__ import annotations
-import contextlib, errno, fcntl, json, math, os, shutil, signal, tempfile
+import contextlib, errno, fcntl, hashlib, json, math, os, shutil, signal, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['check', 'is_int', 'is_real', 'finite_float', 'utf8_text', 'json_safe', 'fsync_dir', 'atomic_write_text',
-           'atomic_write_json', 'fault_point', 'fsync_tree', 'atomic_replace_dir', 'recover_dir', 'FolderInUseError',
-           'run_lock']
+__all__ = ['check', 'is_int', 'is_real', 'finite_float', 'utf8_text', 'json_safe', 'derive_seed', 'fsync_dir',
+           'atomic_write_text', 'atomic_write_json', 'fault_point', 'fsync_tree', 'atomic_replace_dir', 'recover_dir',
+           'FolderInUseError', 'run_lock']
 
 # %% ../../nbs/00_core.checks.ipynb #0483a7a2
 def check(
@@ -61,6 +61,12 @@ def json_safe(obj):
     if isinstance(obj, dict): return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [json_safe(v) for v in obj]
     return obj
+
+# %% ../../nbs/00_core.checks.ipynb #b89a9598
+def derive_seed(*parts: int | str) -> int:
+    "A 63-bit seed named by `parts` (SHA-256 of their text): equal parts, equal seed; any change, an unrelated one."
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 # %% ../../nbs/00_core.checks.ipynb #f0eca8d5
 def fsync_dir(

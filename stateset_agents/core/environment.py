@@ -4,12 +4,12 @@
 
 # %% ../../nbs/06_core.environment.ipynb #db37722f
 from __future__ import annotations
-import asyncio, inspect, math
+import asyncio, functools, inspect, math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from fastcore.basics import patch
 from .async_utils import run_blocking, run_sync
-from .checks import check
+from .checks import check, derive_seed, is_int
 from .scenarios import Scenario
 from .trajectory import ConversationTurn, MultiTurnTrajectory
 
@@ -187,6 +187,7 @@ class Episode:
     turn_rewards: list[float] = field(default_factory=list)  # one per assistant turn (when there is a reward_fn)
     resolved: bool = False  # the last verdict of resolved_fn
     ended_by: str | None = None  # None while running; then "max_turns", "resolved" or "customer_done"
+    seed: int | None = None  # the agent's reply k is sampled from derive_seed(seed, k); None: the agent's own randomness
 
     @property
     def messages(self) -> list[dict]:
@@ -221,18 +222,35 @@ def _check_agent(agent: Any) -> None:
     if not any(callable(getattr(agent, name, None)) for name in ("generate_batch", "generate_response")):
         raise ValueError(f"the agent needs async generate_response(messages) or generate_batch(conversations), got {type(agent).__name__}: {agent!r}")
 
-async def _generate(agent: Any, conversations: list[list[dict]]) -> list[Any]:
+def _takes(fn: Any, name: str) -> bool:
+    "Whether `fn` accepts a keyword argument `name`."
+    try: return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError): return False
+
+async def _generate(
+    agent: Any,  # has generate_batch(conversations) or async generate_response(messages)
+    conversations: list[list[dict]],  # the conversations to reply to
+    seeds: list[int] | None = None,  # one sampling seed per conversation, or None
+) -> list[Any]:  # one reply per conversation
     "The agent's replies to `conversations`: one `generate_batch` call if it has one, else `generate_response` each."
     batch = getattr(agent, "generate_batch", None)
-    if not callable(batch): return await asyncio.gather(*(agent.generate_response(c) for c in conversations))
-    replies = await batch(conversations) if inspect.iscoroutinefunction(batch) else await run_blocking(batch, conversations)
+    fn = batch if callable(batch) else agent.generate_response
+    if seeds is not None and not _takes(fn, "seeds" if callable(batch) else "seed"):
+        raise ValueError(f"seeded rollouts need an agent whose {fn.__name__} takes {'seeds=' if callable(batch) else 'seed='}; "
+                         f"{type(agent).__name__}'s does not")
+    if not callable(batch):
+        if seeds is None: return await asyncio.gather(*(agent.generate_response(c) for c in conversations))
+        return await asyncio.gather(*(agent.generate_response(c, seed=s) for c, s in zip(conversations, seeds)))
+    kw = {} if seeds is None else {"seeds": seeds}
+    replies = await batch(conversations, **kw) if inspect.iscoroutinefunction(batch) else await run_blocking(functools.partial(batch, conversations, **kw))
     if len(replies) != len(conversations): raise ValueError(f"generate_batch returned {len(replies)} replies for {len(conversations)} conversations")
     return list(replies)
 
 @patch
 async def _agent_step(self: ConversationEnvironment, agent: Any, episodes: list[Episode]) -> None:
     "Append the agent's next reply to every episode in `episodes`."
-    replies = await _generate(agent, [e.messages for e in episodes])
+    seeds = None if episodes[0].seed is None else [derive_seed(e.seed, e.num_assistant_turns) for e in episodes]  # a fresh stream a turn
+    replies = await _generate(agent, [e.messages for e in episodes], seeds)
     for e, reply in zip(episodes, replies): e.turns.append(_as_turn(reply))
 
 # %% ../../nbs/06_core.environment.ipynb #03ff5e00
@@ -333,10 +351,15 @@ async def rollout(self: ConversationEnvironment,
                   agent: Any,  # anything with async generate_response(messages), and optionally generate_batch(conversations)
                   scenarios: list[Scenario] | Scenario | None = None,  # the scenarios to play; default: the environment's
                   num_episodes: int | None = None,  # how many episodes (cycling through `scenarios`); default: one each
+                  seeds: list[int] | None = None,  # one sampling seed per episode: its replies then never depend on the others
                   ) -> list[MultiTurnTrajectory]:  # one trajectory per episode, in order
     "Run many episodes in lock-step: one agent call per turn for all running conversations when it can batch."
     _check_agent(agent)
-    episodes = list(await asyncio.gather(*(self._start(s) for s in self._episode_scenarios(scenarios, num_episodes))))
+    picked = self._episode_scenarios(scenarios, num_episodes)
+    if seeds is not None and (not isinstance(seeds, list) or len(seeds) != len(picked) or not all(is_int(s) and s >= 0 for s in seeds)):
+        raise ValueError(f"seeds must be None or a list of {len(picked)} non-negative integers, one per episode; got {seeds!r}")
+    episodes = list(await asyncio.gather(*(self._start(s) for s in picked)))
+    for e, s in zip(episodes, seeds or []): e.seed = s
     while running := [e for e in episodes if e.ended_by is None]:
         await self._agent_step(agent, running)
         self._check_resolved(running)
@@ -372,9 +395,10 @@ def rollout_sync(self: ConversationEnvironment,
                  agent: Any,  # as for `rollout`
                  scenarios: list[Scenario] | Scenario | None = None,  # as for `rollout`
                  num_episodes: int | None = None,  # as for `rollout`
+                 seeds: list[int] | None = None,  # as for `rollout`
                  ) -> list[MultiTurnTrajectory]:  # one trajectory per episode, in order
     "`rollout` for plain code: works in scripts and inside Jupyter's running loop."
-    return run_sync(self.rollout(agent, scenarios, num_episodes))
+    return run_sync(self.rollout(agent, scenarios, num_episodes, seeds))
 
 # %% ../../nbs/06_core.environment.ipynb #98ea55a6
 def mentions_criterion(

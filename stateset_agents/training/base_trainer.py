@@ -4,7 +4,7 @@
 
 # %% ../../nbs/21_training.base_trainer.ipynb #859212b7
 from __future__ import annotations
-import copy, json, math, os, pickle, random, shutil, tempfile, time
+import contextlib, copy, json, math, os, pickle, random, shutil, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,12 @@ from ..core.models import load_causal_lm
 from ..core.scenarios import Scenario
 from ..core.trajectory import MultiTurnTrajectory
 from ..utils.inspector import ConversationView, conversation_view
-from ..core.checks import (atomic_replace_dir, atomic_write_text, check, fault_point, fsync_dir, is_int, is_real,
+from ..core.checks import (atomic_replace_dir, atomic_write_text, check, derive_seed, fault_point, fsync_dir, is_int, is_real,
                                          json_safe, recover_dir, run_lock)
 from .config import BaseTrainerConfig, BOOL_RULE, CONFIG_RULES, int_rule, real_rule  # the config lives in its own chapter
 from .losses import group_advantages, policy_loss
+from .distributed import (all_sum, barrier, check_in_sync, gather_json, init_distributed, shard, sum_gradients,
+                                                       split_groups, weighted_metrics, world)
 from .task import (build_environment, build_reward, reward_breakers, calibration_state, default_reward, frozen_calibration, load_calibration_state,
                                            run_scenarios, with_check, CHECK_NAME, FALLBACK_KEY, count_fallbacks)
 from ..utils.health import should_skip_step
@@ -223,6 +225,19 @@ class BaseTrajectoryGenerator:
         picked = [pool[rng.randrange(len(pool))] for _ in range(self.config.prompts_per_step)]
         return [s for s in picked for _ in range(self.config.num_generations)]
 
+    def rollout_groups(self,
+                       step: int,  # the step (names the conversations' seeds)
+                       scenarios: list[Scenario],  # the global batch: groups of num_generations consecutive scenarios
+                       round_: int = 0,  # the rollout round within the step (DAPO's resampling)
+                       ) -> list[MultiTurnTrajectory]:  # the whole batch's conversations, in order, in every process
+        "Roll out this process's whole groups, each conversation from its own seed, and gather every process's."
+        G, w = self.config.num_generations, world()
+        mine = [g * G + j for g in shard(len(scenarios) // G, w) for j in range(G)]  # global indices of my conversations
+        seeds = [derive_seed(self.config.seed, "rollout", step, round_, i) for i in mine]
+        trajs = run_sync(self.environment.rollout(self.agent, [scenarios[i] for i in mine], seeds=seeds))
+        if w.size == 1: return trajs
+        return [MultiTurnTrajectory.from_dict(d) for d in gather_json([t.to_dict() for t in trajs])]
+
 # %% ../../nbs/21_training.base_trainer.ipynb #471317fc
 def turn_returns(
     scores: list[float],  # s_1..s_K: the conversation's reward after each agent turn (the environment's turn_rewards)
@@ -272,7 +287,7 @@ def generate(self: BaseTrajectoryGenerator, step: int) -> RolloutBatch:
     "Roll out this step's groups and return rows with rewards and advantages."
     t0 = time.perf_counter()
     if self.sync is not None: self.agent.model = self.sync()  # fresh weights for sampling
-    trajs = run_sync(self.environment.rollout(self.agent, self.scenarios_for(step)))
+    trajs = self.rollout_groups(step, self.scenarios_for(step))
     rows = [row for i, t in enumerate(trajs) for row in trajectory_rows(t, i, self.agent)]
     rewards = torch.tensor([t.total_reward for t in trajs])
     return RolloutBatch(trajs, rows, rewards, self.advantages_for(trajs, rows), time.perf_counter() - t0,
@@ -339,12 +354,14 @@ def default_threads(requested: int | None = None) -> int:
 
 class BaseTrainer:
     "Rollout -> rewards -> advantages -> loss -> optimizer step, with callbacks, checkpoints and exact resume."
+    data_parallel = True  # runs under torchrun with several processes (see the data-parallel chapter)
     def __init__(self,
                  config: BaseTrainerConfig,  # every option of the run
                  environment: ConversationEnvironment | None = None,  # default: from the config's scenarios, reward and calibration
                  model=None, tokenizer=None,  # an already loaded policy (default: load config.model_name)
                  callbacks: list | None = None):  # objects with on_train_begin(total_steps), on_step(step, metrics), on_train_end()
-        self.config = config
+        self.config, self.world = config, init_distributed()
+        if self.world.size > 1: self._check_data_parallel()
         torch.set_num_threads(default_threads(config.torch_threads))
         self.environment = environment or build_environment(config)  # the train split, the config's reward and calibration
         self.task_from_config = environment is None  # evaluation rebuilds the reward uncalibrated only then
@@ -362,6 +379,15 @@ class BaseTrainer:
         torch.manual_seed(config.seed)
 
     def __repr__(self): return f"{type(self).__name__}(model={self.config.model_name!r}, loss_type={self.config.loss_type!r}, step={self.step})"
+
+    def _check_data_parallel(self) -> None:
+        "Refuse, naming the reason, what a multi-process run cannot do the same as one process."
+        c, name = self.config, type(self).__name__
+        if not self.data_parallel: raise ValueError(f"{name} does not run on several processes yet (WORLD_SIZE={self.world.size}); "
+                                                    "run it in one process, or use grpo, gspo or dapo under torchrun")
+        if c.calibration == "running": raise ValueError("calibration='running' updates a normaliser from each process's own rewards, "
+                                                        "so processes would drift apart; use a calibration file or 'none' under torchrun")
+        shard(c.prompts_per_step, self.world)  # whole groups per process, or an error naming prompts_per_step
 
     def build_extra_modules(self) -> dict[str, torch.nn.Module]:
         "Modules trained, saved and restored beside the policy, by name; none here (PPO adds its value function)."
@@ -407,18 +433,20 @@ def fixed_logps(self: BaseTrainer, batch: dict) -> tuple[torch.Tensor | None, to
 # %% ../../nbs/21_training.base_trainer.ipynb #d4ea3dff
 @patch
 def optimizer_step(self: BaseTrainer, loss: torch.Tensor) -> dict:
-    "Backward, clip and step; skip entirely when the loss is not finite."
-    if not torch.isfinite(loss):  # no backward at all: a NaN loss would fill the gradients with NaN
+    "Backward, sum gradients over processes, clip and step; skip entirely when the (global) loss is not finite."
+    total = all_sum(loss.detach())  # the whole batch's loss: each process's loss is its share of it
+    if not torch.isfinite(total):  # no backward at all: a NaN loss would fill the gradients with NaN
         self.optimizer.zero_grad(set_to_none=True)
-        return {"train/skipped": 1.0, "train/grad_norm": float("nan")}
-    loss.backward()
+        return {"train/skipped": 1.0, "train/grad_norm": float("nan"), "train/loss": total.item()}
+    if loss.requires_grad: loss.backward()
     params = list(self.trainable_parameters().values())
+    sum_gradients(params)
     norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm if self.config.max_grad_norm > 0 else float("inf"))
-    if should_skip_step({"train/loss": loss.item(), "train/grad_norm": norm.item()}):  # the monitoring layer's rule
+    if should_skip_step({"train/loss": total.item(), "train/grad_norm": norm.item()}):  # the monitoring layer's rule
         self.optimizer.zero_grad(set_to_none=True)
-        return {"train/skipped": 1.0, "train/grad_norm": norm.item()}
+        return {"train/skipped": 1.0, "train/grad_norm": norm.item(), "train/loss": total.item()}
     self.optimizer.step(); self.scheduler.step(); self.optimizer.zero_grad(set_to_none=True)
-    return {"train/skipped": 0.0, "train/grad_norm": norm.item()}
+    return {"train/skipped": 0.0, "train/grad_norm": norm.item(), "train/loss": total.item()}
 
 # %% ../../nbs/21_training.base_trainer.ipynb #b8400728
 def rollout_metrics(rb: RolloutBatch, config: BaseTrainerConfig) -> dict[str, float]:
@@ -451,16 +479,36 @@ def train_step(self: BaseTrainer) -> dict[str, float]:
 def train_on(self: BaseTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]:
     "The optimisation part of a step, on rollout batch `rb` (started at `t0`)."
     self.last_rollout = rb  # for `inspect`
-    batch = collate_rows(rb.rows, self.tokenizer.pad_token_id)
-    old, ref = self.fixed_logps(batch)
-    metrics = rollout_metrics(rb, self.config)
+    metrics = rollout_metrics(rb, self.config)  # of the whole batch (every process holds all of it)
+    rows, advantages = self.local_rows(rb)
+    batch = collate_rows(rows, self.tokenizer.pad_token_id) if rows else None
+    old, ref = self.fixed_logps(batch) if rows else (None, None)
+    share = self.loss_share(batch)
     for _ in range(self.config.num_iterations):
-        loss, m = self.loss_fn(batch, rb.advantages, old, ref)
-        m.update(self.optimizer_step(loss), **{"train/loss": loss.item()})
+        loss, m = self.loss_fn(batch, advantages, old, ref) if rows else (torch.zeros((), requires_grad=True), {})
+        m = {**weighted_metrics(m, batch["completion_mask"].sum().item() if rows else 0), **self.optimizer_step(loss * share)}
     metrics.update(m)  # the last iteration's loss and clip metrics
     metrics.update({"train/learning_rate": self.scheduler.get_last_lr()[0], "time/step_seconds": time.perf_counter() - t0})
+    if self.world.size > 1: check_in_sync(list(self.trainable_parameters().values()))
     self.step += 1
     return metrics
+
+@patch
+def local_rows(self: BaseTrainer, rb: RolloutBatch) -> tuple[list[TrainingRow], torch.Tensor]:
+    "The rows (and their advantages) of this process's groups of `rb`: all of them in one process."
+    if self.world.size == 1: return rb.rows, rb.advantages
+    G = self.config.num_generations
+    mine = split_groups(len(rb.trajectories) // G, self.world)
+    keep = [i for i, r in enumerate(rb.rows) if r.episode // G in mine]
+    return [rb.rows[i] for i in keep], rb.advantages[keep]
+
+@patch
+def loss_share(self: BaseTrainer, batch: dict | None) -> float:
+    "This process's share of the loss's normaliser: its conversations (grpo, dr_grpo) or tokens (bnpo, dapo); 1 in one process."
+    if self.world.size == 1: return 1.0
+    by_tokens = self.config.loss_type in ("bnpo", "dapo")
+    mine = 0.0 if batch is None else float(batch["completion_mask"].sum() if by_tokens else len(batch["sequence_ids"].unique()))
+    return mine / all_sum(torch.tensor(mine, dtype=torch.float64)).item()
 
 @patch
 def inspect(self: BaseTrainer,
@@ -515,7 +563,8 @@ def _evaluate_in(self: BaseTrainer, env: ConversationEnvironment, n: int, seed: 
 # %% ../../nbs/21_training.base_trainer.ipynb #3d8cf5df
 @patch
 def _emit(self: BaseTrainer, event: str, *args):
-    "Call `event` on every callback that has it."
+    "Call `event` on every callback that has it (in rank 0 only, in a multi-process run)."
+    if not self.world.main: return
     for cb in self.callbacks:
         fn = getattr(cb, event, None)
         if callable(fn): fn(*args)
@@ -588,28 +637,32 @@ def train(self: BaseTrainer,
           overwrite: bool = False,  # a new run may delete a previous run's files in output_dir
           ) -> list[dict]:  # the metrics of every step run
     "Train until `max_steps`, logging, checkpointing and calling callbacks; one run at a time per output folder."
-    out = Path(self.config.output_dir)
-    with run_lock(out):
-        recover_dir(out)  # first: a kill may have interrupted the last run anywhere
+    out, main = Path(self.config.output_dir), self.world.main  # in a multi-process run, rank 0 alone touches the folder
+    with run_lock(out) if main else contextlib.nullcontext():
+        if main: recover_dir(out)  # first: a kill may have interrupted the last run anywhere
+        barrier()  # the other processes read a checkpoint only once it is recovered
         if resume_from is not None: self.load_checkpoint(resume_from)
         end = min(max_steps or self.config.max_steps, self.config.max_steps)
         if self.step >= end and not unfinished(out, self.step, self.config.max_steps, self.resumed_from):
             raise ValueError(f"nothing to train: the run is at step {self.step} and max_steps is {end}; raise --max-steps to continue it")
-        prepare_output_dir(out, self.step, self.resumed_from, overwrite)
-        atomic_write_text(out / "metrics.jsonl", "".join(_metrics_line(m) for m in self.history))  # steps 1..step, once each
+        if main:
+            prepare_output_dir(out, self.step, self.resumed_from, overwrite)
+            atomic_write_text(out / "metrics.jsonl", "".join(_metrics_line(m) for m in self.history))  # steps 1..step, once each
         self._emit("on_train_begin", self.config.max_steps)
         self.watch_breakers()
-        with open(out / "metrics.jsonl", "a", encoding="utf-8") as log:
+        with open(out / "metrics.jsonl", "a", encoding="utf-8") if main else contextlib.nullcontext() as log:
             while self.step < end:
                 metrics = {"step": self.step + 1, **self.train_step()}
-                if self.config.eval_steps and self.step % self.config.eval_steps == 0: metrics.update(self.evaluate())
+                if self.config.eval_steps and self.step % self.config.eval_steps == 0 and main: metrics.update(self.evaluate())
                 self.history.append(metrics)
+                if not main: continue
                 log.write(_metrics_line(metrics)); log.flush(); os.fsync(log.fileno())
                 fault_point("train.logged")
                 if self.step % self.config.logging_steps == 0 or self.step == end: self._emit("on_step", self.step, metrics)
                 if self.config.save_steps and self.step % self.config.save_steps == 0: self.save_checkpoint(out / f"checkpoint-{self.step}")
-        if self.step == self.config.max_steps: self.save_checkpoint(out / "checkpoint-final")
+        if self.step == self.config.max_steps and main: self.save_checkpoint(out / "checkpoint-final")
         self._emit("on_train_end")
+        barrier()  # every process ends with the files written
     return self.history
 
 @patch

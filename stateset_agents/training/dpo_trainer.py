@@ -107,6 +107,7 @@ def pair_logps(
 # %% ../../nbs/22c_training.dpo_trainer.ipynb #1997cb45
 class DPOTrainer(BaseTrainer):
     "DPO (and IPO, hinge) from preference pairs of a file or of reward-ranked rollouts; the reference is the adapter disabled."
+    data_parallel = False  # its pairs are not split over processes yet
     def __init__(self, config: DPOConfig | None = None, **kwargs):
         config = config or DPOConfig()
         if not isinstance(config, DPOConfig): raise ValueError(f"DPOTrainer needs a DPOConfig, got {type(config).__name__}")

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import torch
 from fastcore.basics import patch
 
-from ..core.async_utils import run_sync
 from .base_trainer import (BaseTrainer, BaseTrainerConfig, BaseTrajectoryGenerator, RolloutBatch,
                                                    collate_rows, completion_logps, trajectory_rows)
 from .config import DAPOConfig, GRPOConfig, GSPOConfig  # defined in the configuration chapter
@@ -66,7 +65,7 @@ def generate(self: DAPOTrajectoryGenerator, step: int) -> RolloutBatch:
     kept, sampled, rounds = [], 0, c.max_resample_rounds + 1 if c.dynamic_sampling else 1
     for round_ in range(rounds):
         if self.sync is not None: self.agent.model = self.sync()
-        trajs = run_sync(self.environment.rollout(self.agent, self.draw(step, round_)))
+        trajs = self.rollout_groups(step, self.draw(step, round_), round_)
         _shape_overlong(trajs, c); sampled += len(trajs) // G
         kept += _informative_groups(trajs, G) if c.dynamic_sampling else [trajs[i:i + G] for i in range(0, len(trajs), G)]
         if len(kept) >= c.prompts_per_step: break

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/23_training.train.ipynb #5a919b09
 from __future__ import annotations
-import json, time
+import contextlib, json, time
 from dataclasses import fields
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import torch
 from ..core.checks import atomic_write_json, atomic_write_text, recover_dir, run_lock
 from .base_trainer import BaseTrainer, BaseTrainerConfig, prepare_output_dir, read_checkpoint, unfinished
 from .config import ALGORITHM_CONFIGS
+from .distributed import barrier, init_distributed
 from .dpo_trainer import DPOTrainer
 from .grpo_trainer import DAPOTrainer, GRPOTrainer, GSPOTrainer
 from .ppo_trainer import A2CTrainer, PPOTrainer, VAPOTrainer
@@ -115,19 +116,20 @@ def train(
     if resume: algorithm, base, at = resume_settings(resume, algorithm)
     algorithm = algorithm or "grpo"
     config = make_config(algorithm, config_file, base, **overrides)
-    out = Path(config.output_dir)
-    trackers = trackers_from(config.report_to, out, config.to_dict())  # a missing tracker package fails here, before the model loads
-    with run_lock(out):  # one run per folder, from before the model loads until the last file is written
-        recover_dir(out)  # first: a kill may have interrupted the last run at any point
+    out, main = Path(config.output_dir), init_distributed().main  # under torchrun, rank 0 alone writes (and evaluates)
+    trackers = trackers_from(config.report_to, out, config.to_dict()) if main else []  # a missing tracker package fails here, before the model loads
+    with run_lock(out) if main else contextlib.nullcontext():  # one run per folder, from before the model loads until the last file is written
+        if main: recover_dir(out)  # first: a kill may have interrupted the last run at any point
         if resume and config.max_steps <= at and not unfinished(out, at, config.max_steps, resume):
             raise ValueError(f"nothing to train: checkpoint {resume} is at step {at} and max_steps is {config.max_steps}; pass --max-steps above {at}")
-        prepare_output_dir(out, at, resume, overwrite)  # before the model loads
+        if main: prepare_output_dir(out, at, resume, overwrite)  # before the model loads
+        barrier()
         trainer = ALGORITHMS[algorithm][1](config, callbacks=[*(callbacks or []), *trackers])
         if resume: trainer.load_checkpoint(resume)
-        if progress: trainer.callbacks.append(ProgressBar(trainer.step))
-        evals = {"before": evaluate(trainer)} if evaluate_policy and not resume else {}
+        if progress and main: trainer.callbacks.append(ProgressBar(trainer.step))
+        evals = {"before": evaluate(trainer)} if evaluate_policy and not resume and main else {}
         with tracking(trackers): trainer.train(overwrite=overwrite)
-        if evaluate_policy: evals["after"] = evaluate(trainer)
-        atomic_write_json(out / "evaluation.json", evals)
-        if trainer.history: atomic_write_text(out / "reward.html", reward_figure(trainer.history, evals).to_html(include_plotlyjs=True))
+        if evaluate_policy and main: evals["after"] = evaluate(trainer)
+        if main: atomic_write_json(out / "evaluation.json", evals)
+        if trainer.history and main: atomic_write_text(out / "reward.html", reward_figure(trainer.history, evals).to_html(include_plotlyjs=True))
     return {"history": trainer.history, "evals": evals, "output_dir": str(out), "trainer": trainer}

@@ -1,0 +1,67 @@
+"""Data-parallel training under `torchrun` on CPUs (gloo): two processes train the same model as one process with the
+same global batch and seed, write their files once, resume, and refuse what they cannot do the same way."""
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+RUN = ["train", "--model-name", "tiny", "--max-steps", "3", "--save-steps", "1", "--num-generations", "2", "--prompts-per-step", "2",
+       "--max-completion-length", "8", "--seed", "3", "--no-progress", "--no-evaluate-policy"]
+TOL = 2e-5  # AdamW's first steps divide by |gradient|, so rounding in a near-zero gradient moves a weight by ~1e-6 (lr is 3e-4)
+
+def run(args: list[str], procs: int = 1) -> subprocess.CompletedProcess:
+    "`python -m stateset_agents ARGS` in one process, or under `torchrun --standalone` (a free port) in `procs`."
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs)] if procs > 1 else [sys.executable]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([*launch, "-m", "stateset_agents", *args], env=env, capture_output=True, text=True, timeout=600)
+
+def weights(ck: Path) -> dict[str, torch.Tensor]: return load_file(str(ck / "trainable.safetensors"))
+
+def metrics(out: Path) -> list[dict]:
+    "metrics.jsonl without timings."
+    return [{k: v for k, v in json.loads(line).items() if not k.startswith("time/")} for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+def assert_close(a: dict, b: dict, tol: float = TOL):
+    assert a.keys() == b.keys()
+    worst = max((a[k] - b[k]).abs().max().item() for k in a)
+    assert worst < tol, f"weights differ by {worst}"
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm,extra", [("grpo", ["--max-turns", "2"]),  # multi-turn: ranks hold different numbers of rows
+                                             ("dapo", ["--prompts-per-step", "4", "--overlong-buffer", "4"])])  # token-level loss, dynamic sampling
+def test_two_processes_train_as_one(tmp_path, algorithm, extra):
+    "2 ranks == 1 process (same global batch, seed): rewards, losses and weights; each file written once; resume continues exactly."
+    one, two = tmp_path / "one", tmp_path / "two"
+    args = [*RUN, "--algorithm", algorithm, *extra]
+    r1 = run([*args, "--output-dir", str(one)])
+    assert r1.returncode == 0, r1.stderr[-3000:]
+    r2 = run([*args, "--output-dir", str(two)], procs=2)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert r2.stdout.count("reward.html are in") == 1  # rank 0 alone reports (and writes)
+    m1, m2 = metrics(one), metrics(two)
+    assert [m["step"] for m in m2] == [1, 2, 3]  # one line a step, not one a process
+    for a, b in zip(m1, m2):
+        assert a["train/reward"] == b["train/reward"]  # the same conversations were sampled
+        assert a.keys() == b.keys()
+        for k in ("train/loss", "train/grad_norm", "train/entropy", "completions/mean_length"):
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+    start, final = weights(two / "checkpoint-1"), weights(two / "checkpoint-final")
+    assert max((final[k] - start[k]).abs().max().item() for k in final) > 10 * TOL  # training moved the weights: the comparison means something
+    assert_close(weights(one / "checkpoint-final"), final)
+
+    resumed = tmp_path / "resumed"; resumed.mkdir()
+    shutil.copytree(two / "checkpoint-1", resumed / "checkpoint-1")
+    r3 = run(["train", "--resume", str(resumed / "checkpoint-1"), "--no-progress", "--no-evaluate-policy"], procs=2)
+    assert r3.returncode == 0, r3.stderr[-3000:]
+    assert_close(weights(resumed / "checkpoint-final"), final, tol=1e-7)  # a resumed run on 2 processes is the same run
+    assert [m["train/reward"] for m in metrics(resumed)] == [m["train/reward"] for m in m2]
+
+@pytest.mark.slow
+def test_refuses_what_it_cannot_split(tmp_path):
+    "PPO (value function, minibatches) is refused on 2 processes with a message naming why, as is a batch of odd groups."
+    r = run([*RUN, "--algorithm", "ppo", "--output-dir", str(tmp_path / "ppo")], procs=2)
+    assert r.returncode != 0 and "PPOTrainer does not run on several processes yet" in r.stderr
+    r = run([*RUN, "--prompts-per-step", "3", "--output-dir", str(tmp_path / "odd")], procs=2)
+    assert r.returncode != 0 and "prompts_per_step=3 does not split into whole groups over 2 processes" in r.stderr
