@@ -2,6 +2,7 @@
 
     python benchmarks/learning.py                 # the README's default run (SmolLM2-135M-Instruct), seeds 0 1 2
     python benchmarks/learning.py --seeds 0 --max-steps 5 --model-name tiny   # a quick smoke run
+    python benchmarks/learning.py --sampler exact      # rollouts from the float32 policy instead of the default sampler
 
 Each seed runs `stateset_agents.training.train.train("grpo")` with the library's defaults (only the seed and output
 folder change). The held-out evaluation samples every test-split scenario several times with a fixed sampling seed,
@@ -18,13 +19,14 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--model-name", default=None, help="default: the library's default policy")
     p.add_argument("--max-steps", type=int, default=None, help="default: the library's default")
+    p.add_argument("--sampler", default=None, help="exact or int4 (default: the library's default)")
     p.add_argument("--output-dir", default="runs/benchmark_learning")
     a = p.parse_args()
     rows = []
     for seed in a.seeds:
         t0 = time.perf_counter()
         res = train("grpo", seed=seed, output_dir=f"{a.output_dir}/seed{seed}", progress=False, overwrite=True,
-                    model_name=a.model_name, max_steps=a.max_steps)
+                    model_name=a.model_name, max_steps=a.max_steps, sampler=a.sampler)
         before, after = res["evals"]["before"]["eval/reward"], res["evals"]["after"]["eval/reward"]
         rows.append({"seed": seed, "before": before, "after": after, "gain": after - before,
                      "minutes": (time.perf_counter() - t0) / 60, "steps": len(res["history"])})

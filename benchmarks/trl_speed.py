@@ -5,11 +5,11 @@
 
 Both train SmolLM2-135M-Instruct (the same float32 weights, from our cache folder) with LoRA (r=16, alpha=32, the
 same target modules), one prompt x 4 completions per step, completions up to 48 tokens, temperature 1.0, the same
-customer-service prompts and the same composite reward, on the CPU. We time optimizer steps after one warm-up step:
-ours with its defaults (one torch thread on a 2-core machine) and with torch's default threads (as TRL runs), and
-TRL in three settings: its defaults (gradient checkpointing on, torch's default threads), gradient checkpointing
-off, and gradient checkpointing off with one thread. Two ratios are reported: ours at its defaults against the
-fastest TRL setting, and the best of each side.
+customer-service prompts and the same composite reward, on the CPU. We time optimizer steps after one warm-up step,
+at one thread and at all threads for both sides: ours with the exact sampler (the policy's merged float32 weights)
+and with the 4-bit sampler (`sampler="int4"`, corrected by truncated importance sampling), TRL with and without
+gradient checkpointing (its default is on). The ratios compare steps/s at equal threads: our fastest setting
+against TRL's fastest, for each thread count, and the same with our exact sampler.
 """
 import argparse, statistics, tempfile, time
 
@@ -23,12 +23,12 @@ def prompts():
     return [[{"role": "system", "content": s.system_prompt}, {"role": "user", "content": s.opening_message}]
             for s in customer_service_scenarios("train")]
 
-def ours(steps: int, seed: int, threads: int | None = None) -> list[float]:
+def ours(steps: int, seed: int, threads: int | None = None, sampler: str = "exact") -> list[float]:
     "Seconds per step of our GRPOTrainer (`threads`: None for its default)."
     from stateset_agents.training.grpo_trainer import GRPOConfig, GRPOTrainer
     cfg = GRPOConfig(model_name=MODEL, num_generations=4, prompts_per_step=1, max_completion_length=48, lora_r=16,
                      lora_alpha=32, lora_target_modules=TARGETS, learning_rate=1e-5, temperature=1.0, max_steps=steps + 1,
-                     seed=seed, output_dir=tempfile.mkdtemp(), torch_threads=threads)
+                     seed=seed, output_dir=tempfile.mkdtemp(), torch_threads=threads, sampler=sampler)
     trainer = GRPOTrainer(cfg)
     trainer.train_step()  # warm-up
     times = []
@@ -67,19 +67,19 @@ def main():
     p.add_argument("--steps", type=int, default=5, help="timed steps per trainer (after one warm-up step)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    default_threads = torch.get_num_threads()
-    res = {"stateset_agents GRPOTrainer (defaults)": ours(a.steps, a.seed)}
-    print(f"ours ran with {torch.get_num_threads()} torch thread(s) by default")
-    res[f"stateset_agents GRPOTrainer ({default_threads} threads)"] = ours(a.steps, a.seed, default_threads)
-    res[f"TRL GRPOTrainer (defaults: grad checkpointing, {default_threads} threads)"] = trl(a.steps, a.seed, True, default_threads)
-    res[f"TRL GRPOTrainer (no grad checkpointing, {default_threads} threads)"] = trl(a.steps, a.seed, False, default_threads)
-    res["TRL GRPOTrainer (no grad checkpointing, 1 thread)"] = trl(a.steps, a.seed, False, 1)
+    many = torch.get_num_threads()
+    res = {}
+    for threads in (1, many):
+        for sampler in ("exact", "int4"): res[("ours", sampler, threads)] = ours(a.steps, a.seed, threads, sampler)
+        for gc in (True, False): res[("TRL", "grad checkpointing" if gc else "no grad checkpointing", threads)] = trl(a.steps, a.seed, gc, threads)
     med = {k: statistics.median(v) for k, v in res.items()}
-    for k, v in res.items(): print(f"{k:58s} median {med[k]:6.2f} s/step  ({1 / med[k]:.3f} steps/s)  all: {[round(x, 1) for x in v]}")
-    ours_s = med["stateset_agents GRPOTrainer (defaults)"]
-    best_trl = min(v for k, v in med.items() if k.startswith("TRL"))
-    best_ours = min(v for k, v in med.items() if k.startswith("stateset_agents"))
-    print(f"speed ratio, ours at its defaults / fastest TRL: {best_trl / ours_s:.2f}  (target >= 2)")
-    print(f"speed ratio, fastest ours / fastest TRL: {best_trl / best_ours:.2f}")
+    for (side, what, threads), v in res.items():
+        name = f"{'stateset_agents' if side == 'ours' else 'TRL'} GRPOTrainer ({what}{' sampler' if side == 'ours' else ''}, {threads} thread{'s' * (threads > 1)})"
+        print(f"{name:66s} median {med[(side, what, threads)]:6.2f} s/step  ({1 / med[(side, what, threads)]:.3f} steps/s)  all: {[round(x, 1) for x in v]}")
+    for threads in (1, many):
+        trl_best = min(v for (side, _, t), v in med.items() if side == "TRL" and t == threads)
+        ours_best = min(v for (side, _, t), v in med.items() if side == "ours" and t == threads)
+        print(f"{threads} thread(s): ours / TRL steps/s = {trl_best / ours_best:.2f} (fastest each; target >= 2), "
+              f"with the exact sampler {trl_best / med[('ours', 'exact', threads)]:.2f}")
 
 if __name__ == "__main__": main()

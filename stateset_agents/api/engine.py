@@ -11,16 +11,15 @@ from typing import AsyncIterator
 
 import torch
 from fastcore.basics import patch
-from transformers import DynamicCache
 from ..core.async_utils import run_blocking
 from ..core.checks import check, derive_seed, is_int, is_real
 from ..core.models import DEFAULT_POLICY, TINY, load_causal_lm
-from ..core.sampling import sample_rows
+from ..core.sampling import extend, prefill, sample_rows
 
 # %% auto #0
 __all__ = ['MAX_STOPS', 'BUILTIN_MODELS', 'SamplingParams', 'stop_hold', 'find_stop', 'Choice', 'advance', 'Event',
-           'GenerationRequest', 'left_pad', 'row_generator', 'decode', 'drain', 'confined', 'load_served_model',
-           'QueueFullError', 'ServingEngine', 'ContextLengthError', 'Answer']
+           'GenerationRequest', 'row_generator', 'decode', 'drain', 'confined', 'load_served_model', 'QueueFullError',
+           'ServingEngine', 'ContextLengthError', 'Answer']
 
 # %% ../../nbs/31_api.engine.ipynb #0fc5c152
 MAX_STOPS = 4  # stop strings per request, as OpenAI allows
@@ -134,16 +133,6 @@ class GenerationRequest:
         return {"prompt_tokens": len(self.prompt_ids), "completion_tokens": done, "total_tokens": len(self.prompt_ids) + done}
 
 # %% ../../nbs/31_api.engine.ipynb #e3cd3b2e
-def left_pad(
-    rows: list[list[int]],  # token ids per row
-    pad_id: int,  # the padding id
-) -> tuple[torch.Tensor, torch.Tensor]:  # (input_ids, attention_mask), both (B, T)
-    "Left-pad rows of ids into one batch."
-    T = max(len(r) for r in rows)
-    ids = torch.tensor([[pad_id] * (T - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
-    return ids, mask
-
 def row_generator(
     request: GenerationRequest,  # the request
     index: int,  # the choice
@@ -164,14 +153,8 @@ def decode(
     on_logits=None,  # called as on_logits(rows, logits) each step (tests)
 ) -> None:
     "Sample every choice of every request in one batch, emitting events as text becomes certain."
-    ids, mask = left_pad([r.prompt_ids for r in requests], tokenizer.pad_token_id)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, cache=DynamicCache(), use_cache=True)
     rows = [(r, c) for r in requests for c in r.choices]  # one row per choice
-    expand = torch.tensor([i for i, r in enumerate(requests) for _ in r.choices])
-    cache, logits = out.past_key_values, out.logits[expand, -1].float()
-    cache.batch_select_indices(expand)
-    mask, last = mask[expand], pos[expand, -1:]
+    cache, logits, mask, last = prefill(model, [r.prompt_ids for r in requests], [len(r.choices) for r in requests], tokenizer.pad_token_id)
     gens = [row_generator(r, c.index, generator) for r, c in rows]
     while rows:
         if on_logits: on_logits(rows, logits)
@@ -183,9 +166,7 @@ def decode(
             sel = torch.tensor(keep)
             cache.batch_select_indices(sel); mask, last = mask[sel], last[sel]
             rows, gens, tokens = [rows[i] for i in keep], [gens[i] for i in keep], [tokens[i] for i in keep]
-        mask, last = torch.cat([mask, mask.new_ones(len(rows), 1)], -1), last + 1
-        out = model(input_ids=torch.tensor(tokens)[:, None], attention_mask=mask, position_ids=last, cache=cache, use_cache=True)
-        logits = out.logits[:, -1].float()
+        logits, mask, last = extend(model, cache, torch.tensor(tokens), mask, last)
     for r in requests: r.emit(Event("done", usage=r.usage))
 
 def _step(r: GenerationRequest, c: Choice, token: int, tokenizer, eos_ids: set[int]) -> None:

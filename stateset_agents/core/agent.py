@@ -10,10 +10,9 @@ from dataclasses import dataclass
 import torch
 from fastcore.basics import patch
 from .async_utils import run_blocking, run_sync
-from transformers import LogitsProcessorList
-from .checks import check, derive_seed, is_int, is_real, utf8_text
+from .checks import check, is_int, is_real, utf8_text
 from .models import DEFAULT_POLICY, load_causal_lm
-from .sampling import RowSampler
+from .sampling import sample_groups
 from .trajectory import ROLES
 
 # %% auto #0
@@ -51,6 +50,7 @@ class Completion:
     prompt_ids: list[int]  # the prompt's token ids, without padding
     completion_ids: list[int]  # the sampled ids, up to and including the first end-of-turn id
     finish_reason: str  # "stop" (end-of-turn sampled) or "length" (hit max_new_tokens)
+    logps: list[float] | None = None  # the sampler's log-probability of each completion id (seeded sampling records them)
 
 # %% ../../nbs/04_core.agent.ipynb #ecd64044
 def cut_at_eos(
@@ -177,14 +177,13 @@ def generate_batch(self: MultiTurnAgent,
 
 @patch
 def _generate_rows(self: MultiTurnAgent, batch: dict, num_samples: int, seeds: list[int]) -> list[Completion]:
-    "`generate` with every row drawing from its own generator: reply j of conversation i from `derive_seed(seeds[i], j)`."
+    "Sample with `sample_groups`: each prompt prefilled once, reply j of conversation i from `derive_seed(seeds[i], j)`."
     cfg = self.config
-    rows = {k: v.repeat_interleave(num_samples, 0) for k, v in batch.items()}  # (N * num_samples, P), replies consecutive
-    sampler = RowSampler([derive_seed(s, j) for s in seeds for j in range(num_samples)], cfg.temperature, cfg.top_p)
-    out = self.model.generate(**{k: v.to(self.model.device) for k, v in rows.items()}, max_new_tokens=cfg.max_new_tokens,
-                              do_sample=False, temperature=None, top_p=None, top_k=None, logits_processor=LogitsProcessorList([sampler]),
-                              pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
-    return self.completions(rows, out.cpu(), 1)
+    prompts = [ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
+    samples = sample_groups(self.model, prompts, num_samples, seeds, cfg.temperature, cfg.top_p, cfg.max_new_tokens, self.eos_ids,
+                            self.tokenizer.pad_token_id)
+    return [Completion(self.tokenizer.decode(s.ids, skip_special_tokens=True).strip(), prompts[i // num_samples], s.ids, s.finish_reason, s.logps)
+            for i, s in enumerate(samples)]
 
 @patch
 def completions(self: MultiTurnAgent, batch: dict, sequences: torch.Tensor, num_samples: int) -> list[Completion]:

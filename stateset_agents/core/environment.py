@@ -213,9 +213,9 @@ def _as_turn(reply: Any) -> ConversationTurn:
     "An assistant turn from a reply: a str, or a Completion-like object with `text` (and `completion_ids`)."
     text = reply if isinstance(reply, str) else getattr(reply, "text", None)
     if not isinstance(text, str): raise ValueError(f"the agent's reply must be a str or have a .text str, got {type(reply).__name__}: {reply!r}")
-    finish = getattr(reply, "finish_reason", None)
-    return ConversationTurn("assistant", text, token_ids=getattr(reply, "completion_ids", None),
-                            metadata={"finish_reason": finish} if finish else {})
+    finish, logps = getattr(reply, "finish_reason", None), getattr(reply, "logps", None)
+    meta = {**({"finish_reason": finish} if finish else {}), **({"sampler_logps": list(logps)} if logps is not None else {})}
+    return ConversationTurn("assistant", text, token_ids=getattr(reply, "completion_ids", None), metadata=meta)
 
 def _check_agent(agent: Any) -> None:
     "Raise a ValueError naming `agent` unless it has `generate_batch` or `generate_response`."

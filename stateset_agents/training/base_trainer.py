@@ -24,6 +24,7 @@ from ..core.checks import (atomic_replace_dir, atomic_write_text, check, derive_
                                          json_safe, recover_dir, run_lock)
 from .config import BaseTrainerConfig, BOOL_RULE, CONFIG_RULES, int_rule, real_rule  # the config lives in its own chapter
 from .losses import group_advantages, policy_loss
+from .quantized_sampler import int4_sampler
 from .distributed import (all_sum, barrier, check_in_sync, gather_json, init_distributed, shard, sum_gradients,
                                                        split_groups, weighted_metrics, world)
 from .task import (build_environment, build_reward, reward_breakers, calibration_state, default_reward, frozen_calibration, load_calibration_state,
@@ -33,7 +34,7 @@ from ..utils.health import should_skip_step
 # %% auto #0
 __all__ = ['RUN_FILES', 'BaseModelManager', 'TrainingRow', 'trajectory_rows', 'create_response_mask', 'collate_rows',
            'completion_logps', 'RolloutBatch', 'BaseTrajectoryGenerator', 'turn_returns', 'turn_advantages',
-           'inspect_conversation', 'compute_group_advantages', 'normalize_advantages', 'lr_multiplier',
+           'inspect_conversation', 'compute_group_advantages', 'normalize_advantages', 'lr_multiplier', 'free_cores',
            'default_threads', 'BaseTrainer', 'rollout_metrics', 'claim_output_dir', 'checkpoint_step',
            'rewind_output_dir', 'prepare_output_dir', 'unfinished', 'read_checkpoint']
 
@@ -41,7 +42,7 @@ __all__ = ['RUN_FILES', 'BaseModelManager', 'TrainingRow', 'trajectory_rows', 'c
 class BaseModelManager:
     "Loads the policy (with LoRA) and tokenizer, and gives access to the reference and the sampling copy."
     def __init__(self, config: BaseTrainerConfig):
-        self.config, self.model, self.tokenizer, self._ref, self._sampler = config, None, None, None, None
+        self.config, self.model, self.tokenizer, self._ref, self._sampler, self._fast = config, None, None, None, None, None
 
     def load_model_and_tokenizer(self, model=None, tokenizer=None) -> tuple[Any, Any]:
         "Load (or adopt) the policy and tokenizer; add LoRA adapters when configured."
@@ -54,6 +55,7 @@ class BaseModelManager:
             torch.manual_seed(c.seed)  # LoRA's A matrices are random
             model = get_peft_model(model, LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
                                                      target_modules=list(c.lora_target_modules), task_type="CAUSAL_LM"))
+            if c.sampler == "int4": self._fast = int4_sampler(model, copy.deepcopy(self._sampler))  # reads the live adapters
         elif c.beta > 0: self._ref = copy.deepcopy(model).eval().requires_grad_(False)
         self.model, self.tokenizer = model, tokenizer
         return model, tokenizer
@@ -83,6 +85,11 @@ def sampling_model(self: BaseModelManager):
                 target.weight.copy_(module.base_layer.weight + module.get_delta_weight("default"))
     return self._sampler
 
+@patch
+def rollout_model(self: BaseModelManager):
+    "The model rollouts sample from: the 4-bit sampler (no sync needed: it reads the adapters) with sampler='int4', else `sampling_model`."
+    return self._fast if self._fast is not None else self.sampling_model()
+
 # %% ../../nbs/21_training.base_trainer.ipynb #c1720c22
 @dataclass
 class TrainingRow:
@@ -91,6 +98,7 @@ class TrainingRow:
     completion_ids: list[int]  # the ids it sampled (ending with end-of-turn unless truncated)
     episode: int  # index of the conversation in the rollout batch
     turn: int  # index of this agent turn within the conversation (0-based)
+    sampler_logps: list[float] | None = None  # the sampler's log-prob of each completion id, when it recorded them
 
 def trajectory_rows(
     traj: MultiTurnTrajectory,  # a conversation from a rollout, with token_ids on its agent turns
@@ -103,7 +111,7 @@ def trajectory_rows(
         if turn.role != "assistant": continue
         if not turn.token_ids: raise ValueError(f"episode {episode}, turn {i} has no token_ids: it was not sampled by a MultiTurnAgent")
         prompt = agent.encode([msgs[:i]])["input_ids"][0].tolist()
-        rows.append(TrainingRow(prompt, list(turn.token_ids), episode, len(rows)))
+        rows.append(TrainingRow(prompt, list(turn.token_ids), episode, len(rows), turn.metadata.get("sampler_logps")))
     return rows
 
 # %% ../../nbs/21_training.base_trainer.ipynb #b139d192
@@ -123,9 +131,12 @@ def collate_rows(rows: list[TrainingRow], pad_id: int) -> dict[str, torch.Tensor
     prompt_mask = torch.tensor([[0] * (P - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in rows])
     completion_mask = create_response_mask([r.completion_ids for r in rows], C)
     attention_mask = torch.cat([prompt_mask, completion_mask.long()], 1)  # (B, P + C)
-    return {"input_ids": torch.cat([torch.tensor(prompts), torch.tensor(comps)], 1), "attention_mask": attention_mask,
-            "position_ids": (attention_mask.cumsum(1) - 1).clamp(min=0), "completion_ids": torch.tensor(comps),
-            "completion_mask": completion_mask, "sequence_ids": torch.tensor([r.episode for r in rows])}
+    batch = {"input_ids": torch.cat([torch.tensor(prompts), torch.tensor(comps)], 1), "attention_mask": attention_mask,
+             "position_ids": (attention_mask.cumsum(1) - 1).clamp(min=0), "completion_ids": torch.tensor(comps),
+             "completion_mask": completion_mask, "sequence_ids": torch.tensor([r.episode for r in rows])}
+    if all(r.sampler_logps is not None for r in rows):  # (B, C) the sampler's log-probs, 0 on padding
+        batch["sampler_logps"] = torch.tensor([r.sampler_logps + [0.0] * (C - len(r.sampler_logps)) for r in rows])
+    return batch
 
 # %% ../../nbs/21_training.base_trainer.ipynb #ba4988ca
 def _token_logps(
@@ -347,14 +358,24 @@ def _lr_lambda(config: BaseTrainerConfig):
     total = config.max_steps * config.num_iterations * getattr(config, "num_mini_batches", 1)  # PPO steps per minibatch
     return lambda i: lr_multiplier(i, config.warmup_steps, total, config.lr_scheduler_type)
 
+def free_cores(
+    sample_seconds: float = 0.3,  # how long to watch the machine's load
+) -> int:  # at least 1
+    "Cores this process may use (its affinity) that other processes are not busy on now."
+    import psutil
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    busy = psutil.cpu_percent(interval=sample_seconds) / 100 * (psutil.cpu_count() or usable)  # this process sleeps meanwhile
+    return max(1, min(usable, round(usable - busy)))
+
 def default_threads(requested: int | None = None) -> int:
-    "Torch CPU threads for training: `requested`, else 1 on machines with at most 2 cores, else torch's default."
+    "Torch CPU threads for training: `requested`, else the free cores shared by the processes of this machine's run."
     if requested: return requested
-    return 1 if (os.cpu_count() or 1) <= 2 else torch.get_num_threads()
+    return max(1, free_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # torchrun: N processes share the cores
 
 class BaseTrainer:
     "Rollout -> rewards -> advantages -> loss -> optimizer step, with callbacks, checkpoints and exact resume."
     data_parallel = True  # runs under torchrun with several processes (see the data-parallel chapter)
+    corrects_sampler = True  # its loss applies the importance-sampling correction a sampler other than the policy needs
     def __init__(self,
                  config: BaseTrainerConfig,  # every option of the run
                  environment: ConversationEnvironment | None = None,  # default: from the config's scenarios, reward and calibration
@@ -362,6 +383,8 @@ class BaseTrainer:
                  callbacks: list | None = None):  # objects with on_train_begin(total_steps), on_step(step, metrics), on_train_end()
         self.config, self.world = config, init_distributed()
         if self.world.size > 1: self._check_data_parallel()
+        if config.sampler != "exact" and not self.corrects_sampler:
+            raise ValueError(f"{type(self).__name__} does not correct for sampler={config.sampler!r} yet; use sampler='exact'")
         torch.set_num_threads(default_threads(config.torch_threads))
         self.environment = environment or build_environment(config)  # the train split, the config's reward and calibration
         self.task_from_config = environment is None  # evaluation rebuilds the reward uncalibrated only then
@@ -370,7 +393,7 @@ class BaseTrainer:
         self.model, self.tokenizer = self.manager.load_model_and_tokenizer(model, tokenizer)
         self.agent = MultiTurnAgent(AgentConfig(model_name=config.model_name, temperature=config.temperature, top_p=config.top_p,
                                                 max_new_tokens=config.max_completion_length), self.model, self.tokenizer)
-        self.generator = BaseTrajectoryGenerator(self.agent, self.environment, config, sync=self.manager.sampling_model)
+        self.generator = BaseTrajectoryGenerator(self.agent, self.environment, config, sync=self.manager.rollout_model)
         self.extra_modules = self.build_extra_modules()  # name -> module trained beside the policy (PPO's value function)
         self.optimizer = torch.optim.AdamW(self.param_groups(), lr=config.learning_rate, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(config))
@@ -413,7 +436,8 @@ def loss_fn(self: BaseTrainer, batch: dict, advantages: torch.Tensor, old_logps,
     loss, metrics = policy_loss(logps, old_logps, advantages, batch["completion_mask"], ref_logps=ref_logps,
                                 loss_type=c.loss_type, importance_level=c.importance_level, epsilon=c.epsilon,
                                 epsilon_high=c.epsilon_high, delta=c.delta, beta=c.beta, kl_bias_correction=c.kl_bias_correction,
-                                max_completion_length=c.max_completion_length * c.max_turns, sequence_ids=batch["sequence_ids"])
+                                max_completion_length=c.max_completion_length * c.max_turns, sequence_ids=batch["sequence_ids"],
+                                sampler_logps=batch.get("sampler_logps"), is_cap=None if c.sampler == "exact" else c.importance_sampling_cap)
     if "kl" in metrics: metrics["train/kl"] = metrics.pop("kl")  # TRL's `kl`, under our train/ namespace
     mask = batch["completion_mask"]
     metrics["train/entropy"] = ((entropy * mask).sum() / mask.sum().clamp(min=1)).item()

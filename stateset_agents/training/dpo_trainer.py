@@ -108,6 +108,7 @@ def pair_logps(
 class DPOTrainer(BaseTrainer):
     "DPO (and IPO, hinge) from preference pairs of a file or of reward-ranked rollouts; the reference is the adapter disabled."
     data_parallel = False  # its pairs are not split over processes yet
+    corrects_sampler = False  # its pairs are scored by the policy itself; a 4-bit sampler is not corrected
     def __init__(self, config: DPOConfig | None = None, **kwargs):
         config = config or DPOConfig()
         if not isinstance(config, DPOConfig): raise ValueError(f"DPOTrainer needs a DPOConfig, got {type(config).__name__}")

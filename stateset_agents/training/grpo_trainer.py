@@ -81,7 +81,7 @@ class DAPOTrainer(BaseTrainer):
     def __init__(self, config: DAPOConfig | None = None, **kwargs):
         super().__init__(config or DAPOConfig(), **kwargs)
         if not isinstance(self.config, DAPOConfig): raise ValueError(f"DAPOTrainer needs a DAPOConfig, got {type(self.config).__name__}")
-        self.generator = DAPOTrajectoryGenerator(self.agent, self.environment, self.config, sync=self.manager.sampling_model)
+        self.generator = DAPOTrajectoryGenerator(self.agent, self.environment, self.config, sync=self.manager.rollout_model)
 
     def train_step(self) -> dict:
         "A DAPO step; with no informative group the step only records that it was skipped."

@@ -134,6 +134,8 @@ def policy_loss(
     max_completion_length: int | None = None,  # Dr. GRPO's constant normaliser
     num_items: float | None = None,  # DAPO's normaliser: completion tokens in the whole generation batch
     sequence_ids: torch.Tensor | None = None,  # (B,) the conversation of each row; its rows count as one sequence
+    sampler_logps: torch.Tensor | None = None,  # (B, T) the sampler's log-probs, when a sampler other than the policy sampled
+    is_cap: float | None = None,  # truncated importance sampling: weigh each token by min(pi_old / sampler, is_cap); None: no correction
 ) -> tuple[torch.Tensor, dict[str, float]]:  # (scalar loss, metrics)
     "The clipped policy loss of the GRPO family, with optional KL penalty, and its clip/KL metrics."
     if loss_type not in AGGREGATORS: raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
@@ -150,6 +152,14 @@ def policy_loss(
         per_token_loss = per_token_loss + beta * kl
         metrics["kl"] = _masked_mean(kl.detach(), mask)
     elif ref_logps is not None: metrics["kl"] = _masked_mean(k3_kl(logps.detach(), ref_logps), mask)
+    if sampler_logps is not None:
+        gap = (old_logps if old_logps is not None else logps).detach() - sampler_logps  # log pi_old / sampler, per token
+        metrics["sampler/kl"] = _masked_mean(gap.exp() - gap - 1, mask)  # k3 estimate of KL(sampler || pi_old): 0 when they agree
+        if is_cap is not None:
+            if not is_cap >= 1: raise ValueError(f"is_cap must be >= 1 (or None for no correction), got {is_cap!r}")
+            per_token_loss = per_token_loss * gap.exp().clamp(max=is_cap)
+            metrics["sampler/is_clipped"] = _masked_mean((gap.exp() > is_cap).float(), mask)
+    elif is_cap is not None: raise ValueError(f"is_cap={is_cap} needs sampler_logps (the sampler's log-probs)")
     loss = AGGREGATORS[loss_type](per_token_loss, mask, max_completion_length=max_completion_length, num_items=num_items,
                                    sequence_ids=sequence_ids)
     return loss, metrics

@@ -104,6 +104,7 @@ class PPOTrainer(BaseTrainer):
     "PPO on multi-turn conversations: a value function, GAE over the agent's tokens, clipped policy and value losses."
     config_class = PPOConfig
     data_parallel = False  # its value function and minibatches are not split over processes yet
+    corrects_sampler = False  # its losses do not apply the importance-sampling correction yet
 
     def __init__(self, config: PPOConfig | None = None, **kwargs):
         config = config or self.config_class()

@@ -70,7 +70,7 @@ class RewardTrainingConfig:
     seed: int = 0  # seeds head initialisation, shuffling and dropout
     objective: str = "mse"  # "mse" (regression on rewards in [0, 1]) or "bradley_terry" (pairwise ranking)
     device: str = "cpu"  # torch device
-    torch_threads: int | None = None  # torch CPU threads; None: 1 on machines with 2 cores or fewer, else torch's default
+    torch_threads: int | None = None  # torch CPU threads; None: the cores free when training starts (see `default_threads`)
 
     def __post_init__(self):
         if self.torch_threads is not None: _check_int(self, "torch_threads", 1)
@@ -302,7 +302,7 @@ class TransformerRewardTrainer:
         self.config = config if config is not None else RewardTrainingConfig()
         if not isinstance(self.config, RewardTrainingConfig):
             raise ValueError(f"config must be a RewardTrainingConfig, got {type(self.config).__name__}")
-        torch.set_num_threads(default_threads(self.config.torch_threads))  # 2 threads on 2 shared cores can be 10x slower
+        torch.set_num_threads(default_threads(self.config.torch_threads))  # never more threads than free cores: 10x slower
         torch.manual_seed(self.config.seed); random.seed(self.config.seed)
         self.model = model if model is not None else TransformerRewardModel.from_config(self.config)
         self.loss_fn = OBJECTIVES[self.config.objective]
@@ -805,7 +805,7 @@ def reward_model_train(
     objective: str = _TUNED.objective,  # "mse" or "bradley_terry"
     length_feature: bool = _TUNED.length_feature,  # give the head the response's log token count
     seed: int = _TUNED.seed,  # seeds the splits and training
-    torch_threads: int = 0,  # torch CPU threads; 0: 1 on machines with 2 cores or fewer, else torch's default
+    torch_threads: int = 0,  # torch CPU threads; 0: the cores free when training starts
     verbose: bool = True,  # print the metrics
 ) -> dict:  # held-out metrics, the baseline's, sizes, history, predictions and targets
     "Train a reward model, report held-out MSE/Pearson/Spearman beside a length-only baseline, and save it."

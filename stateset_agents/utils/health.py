@@ -49,13 +49,14 @@ class HealthConfig:
     gaming_window: int | None = 6  # reward_gaming: evaluations each slope test reads (at least 3); the rule waits for this many
     gaming_min_drop: float = 0.05  # ... and eval/check_reward's fitted fall over them must reach this (reward units)
     max_fallbacks: int | None = 0  # reward_fallbacks: reward/fallbacks (conversations a step scored by the fallback reward) above this
+    sampler_kl_max: float | None = 0.05  # sampler_mismatch: sampler/kl (nats/token between the rollout sampler and the policy) above this
 
     def __post_init__(self):
         _check_fields(self, "window baseline_steps no_signal_steps", lambda v: is_int(v) and v >= 1, "an integer >= 1")
         _check_fields(self, "plateau_steps", lambda v: v is None or (is_int(v) and v >= 1), "an integer >= 1, or None to switch its rule off")
         _check_fields(self, "gaming_window", lambda v: v is None or (is_int(v) and v >= 3),
                       "an integer >= 3 (a slope test needs 3 points), or None to switch reward_gaming off")
-        _check_fields(self, "kl_max kl_spike_factor reward_drop no_signal_frac length_factor entropy_min entropy_frac grad_norm_max grad_norm_factor",
+        _check_fields(self, "kl_max kl_spike_factor reward_drop no_signal_frac length_factor entropy_min entropy_frac grad_norm_max grad_norm_factor sampler_kl_max",
                       lambda v: v is None or (is_real(v) and v > 0), "a finite number > 0, or None to switch its rule off")
         _check_fields(self, "kl_floor plateau_min_delta gaming_min_drop", lambda v: is_real(v) and v >= 0, "a finite number >= 0")
         _check_fields(self, "max_fallbacks", lambda v: v is None or (is_int(v) and v >= 0), "an integer >= 0, or None to switch reward_fallbacks off")
@@ -122,6 +123,12 @@ def _entropy_collapse(h: TrainingHealth, v: float) -> str | None:
     if c.entropy_min is not None and v < c.entropy_min: return f"train/entropy = {v:.3g} nats is below entropy_min = {c.entropy_min:g}"
     if r is not None and c.entropy_frac is not None and r < c.entropy_frac:
         return f"train/entropy = {v:.3g} nats is {r:.2f}x its baseline: the policy stopped exploring"
+
+def _sampler_mismatch(h: TrainingHealth, v: float) -> str | None:
+    m = h.config.sampler_kl_max
+    if m is None or not v > m: return None
+    return (f"sampler/kl = {v:.3g} nats/token is above sampler_kl_max = {m:g}: the rollout sampler and the policy disagree, so "
+            "importance weights are large (see sampler/is_clipped); sample with sampler='exact' or check the quantized weights")
 
 def _reward_fallbacks(h: TrainingHealth, v: float) -> str | None:
     n = h.config.max_fallbacks
@@ -193,6 +200,7 @@ HEALTH_RULES: dict[str, HealthRule] = {
     "grad_norm_explosion": HealthRule("train/grad_norm", "error", _grad_norm_explosion),
     "reward_gaming": HealthRule("eval/check_reward", "error", _reward_gaming),
     "reward_fallbacks": HealthRule("reward/fallbacks", "warning", _reward_fallbacks, per_value=True),
+    "sampler_mismatch": HealthRule("sampler/kl", "warning", _sampler_mismatch, per_value=True),
 }
 
 # %% ../../nbs/14_utils.health.ipynb #5ac747ec
