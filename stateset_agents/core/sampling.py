@@ -80,17 +80,19 @@ def left_pad(
 
 def prefill(
     model,  # a causal LM
-    prompts: list[list[int]],  # distinct prompts, unpadded
+    prompts: list[list[int]],  # prompts, unpadded (equal ones are computed once)
     repeats: list[int],  # how many rows each prompt continues as
     pad_id: int,  # the padding id
 ) -> tuple[DynamicCache, torch.Tensor, torch.Tensor, torch.Tensor]:  # cache, (R, V) next logits, (R, T) mask, (R, 1) last positions
-    "Run each prompt once and repeat its cache rows: the state `extend` continues, one row per repeat."
-    ids, mask = left_pad(prompts, pad_id)
+    "Run each distinct prompt once and repeat its cache rows: the state `extend` continues, one row per repeat."
+    distinct = {}  # prompt -> its row in the prefill batch; a GRPO group's conversations open with the same prompt
+    which = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
+    ids, mask = left_pad([list(p) for p in distinct], pad_id)
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     dev = next(model.parameters()).device  # wrappers need not expose .device
     out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), cache=DynamicCache(), use_cache=True,
                 logits_to_keep=1)
-    expand = torch.tensor([i for i, n in enumerate(repeats) for _ in range(n)])
+    expand = torch.tensor([which[i] for i, n in enumerate(repeats) for _ in range(n)])
     cache = out.cache
     cache.batch_select_indices(expand.to(dev))
     return cache, out.logits[expand.to(dev), -1].float(), mask[expand].to(dev), pos[expand, -1:].to(dev)
