@@ -3,6 +3,9 @@ import filecmp, os, shutil, subprocess, sys
 from pathlib import Path
 import papermill as pm, pytest
 from stateset_agents.experiments.sweep import prepare_notebook  # drops what nbdev_test skips, and the export cell
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from build_docs import save_executed  # the docs build shows these executions instead of running the notebooks again
+os.environ.setdefault("PLOTLY_RENDERER", "plotly_mimetype")  # figures as data in the outputs; the docs build draws them
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = sorted(p for p in (ROOT / "nbs").glob("*.ipynb") if not p.name.startswith("_"))
@@ -15,8 +18,9 @@ def prepared(nb_path: Path, out_dir: Path, run_slow: bool) -> Path:
 @pytest.mark.parametrize("nb_path", NBS, ids=[p.stem for p in NBS])
 def test_notebook_runs(nb_path, tmp_path):
     src = prepared(nb_path, tmp_path, RUN_SLOW)
-    pm.execute_notebook(str(src), str(tmp_path / f"out_{nb_path.name}"), kernel_name="python3",
-                        cwd=str(ROOT / "nbs"), progress_bar=False)
+    out = tmp_path / f"out_{nb_path.name}"
+    pm.execute_notebook(str(src), str(out), kernel_name="python3", cwd=str(ROOT / "nbs"), progress_bar=False)
+    save_executed(nb_path, out)
 
 def test_export_is_current(tmp_path):
     "`nbdev_export` on a copy of the project leaves `stateset_agents/` exactly as committed."
