@@ -6,13 +6,14 @@ import pytest
 def _convert_in_parallel(cache: Path, fn: str, n: int = 2):
     "Start `n` processes that each resolve (and so convert) a cached model into `cache`, at the same moment."
     code = (f"from stateset_agents.core import models as m; p = m.{fn}(); "
-            "from transformers import AutoTokenizer; AutoTokenizer.from_pretrained(p); print(p)")
+            "from transformers import AutoTokenizer; AutoTokenizer.from_pretrained(p); print('CACHE_PATH=' + str(p))")
     env = {**os.environ, "STATESET_AGENTS_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(n)]
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs): assert p.returncode == 0, err[-2000:]
-    return [out.strip() for out, _ in outs]
+    # only our marked line: a library may print to stdout too (deepspeed, when installed, announces its accelerator)
+    return [next(l for l in out.splitlines() if l.startswith("CACHE_PATH=")).removeprefix("CACHE_PATH=") for out, _ in outs]
 
 def test_two_processes_convert_tokenizer(tmp_path):
     paths = _convert_in_parallel(tmp_path, "smollm2_tokenizer_dir")

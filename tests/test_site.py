@@ -1,6 +1,6 @@
 """The built documentation site in a real browser: every page loads with no console error and no failed or
-outside request, every internal link resolves, plotly figures and maths render, and screenshots of the front
-page, the quickstart and one API page are kept in `_site_check/`.
+outside request, every internal link resolves, plotly figures, maths and diagrams render, and screenshots of the
+front page, the quickstart, the architecture and one API page are kept in `_site_check/`.
 
 Run after `make docs` (the Makefile's `test` target does: the suite writes the executions the build reuses):
     python tools/build_docs.py && pytest tests/test_site.py
@@ -15,7 +15,8 @@ from test_browser_dashboard import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE, SHOTS = ROOT / "_docs", ROOT / "_site_check"
-SCREENSHOTS = {"index.html": "index.png", "quickstart.html": "quickstart.png", "api/checks.html": "api_checks.png"}
+SCREENSHOTS = {"index.html": "index.png", "quickstart.html": "quickstart.png", "api/checks.html": "api_checks.png",
+               "architecture.html": "architecture.png"}
 
 pytestmark = pytest.mark.skipif(not (SITE / "index.html").exists(), reason="no site: run `python tools/build_docs.py` (make docs) first")
 
@@ -80,7 +81,7 @@ def test_pages_load_cleanly_in_a_browser(server):
     "No console error, no failed request and no request leaving the site, on every page; figures and maths render."
     from playwright.sync_api import sync_playwright
     SHOTS.mkdir(exist_ok=True)
-    problems, figures, maths = [], 0, 0
+    problems, figures, maths, diagrams = [], 0, 0, 0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -98,8 +99,11 @@ def test_pages_load_cleanly_in_a_browser(server):
                 page.wait_for_function("() => [...document.querySelectorAll('.plotly-figure')].every(d => d.querySelector('.main-svg'))", timeout=15000)
                 figures += page.locator(".plotly-figure").count()
             maths += page.locator(".katex").count()
+            if page.locator("pre.mermaid").count():  # mermaid replaces each block's text with an SVG
+                page.wait_for_function("() => [...document.querySelectorAll('pre.mermaid')].every(p => p.querySelector('svg'))", timeout=15000)
+                diagrams += page.locator("pre.mermaid svg").count()
             if rel in SCREENSHOTS: page.screenshot(path=str(SHOTS / SCREENSHOTS[rel]), full_page=False)
         browser.close()
     assert problems == [], f"{len(problems)} problems, e.g. {problems[:10]}"
-    assert figures > 0 and maths > 0, f"expected plotly figures and KaTeX maths on the site, found {figures} and {maths}"
+    assert figures > 0 and maths > 0 and diagrams >= 4, f"expected plotly figures, KaTeX maths and mermaid diagrams, found {figures}, {maths}, {diagrams}"
     assert all((SHOTS / s).stat().st_size > 10_000 for s in SCREENSHOTS.values())
