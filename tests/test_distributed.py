@@ -30,7 +30,12 @@ def assert_close(a: dict, b: dict, tol: float = TOL):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm,extra", [("grpo", ["--max-turns", "2"]),  # multi-turn: ranks hold different numbers of rows
-                                             ("dapo", ["--prompts-per-step", "4", "--overlong-buffer", "4"])])  # token-level loss, dynamic sampling
+                                             ("dapo", ["--prompts-per-step", "4", "--overlong-buffer", "4"]),  # token-level loss, dynamic sampling
+                                             ("dpo", ["--prompts-per-step", "4", "--learning-rate", "1e-3"]),  # pairs of ranked rollouts, split unevenly
+                                             ("vapo", ["--loss-type", "grpo", "--num-mini-batches", "3", "--value-warmup-steps", "1",
+                                                       "--max-turns", "2", "--max-steps", "2"])])  # value warm-up, then a PPO step: whitening,
+    # minibatches a rank may hold none of. Two steps: rounding-level weight differences (~1e-6) flipped one sampled token of
+    # the tiny model in a third step, which then differs as a whole; the weights' tolerance below is what is compared.
 def test_two_processes_train_as_one(tmp_path, algorithm, extra):
     "2 ranks == 1 process (same global batch, seed): rewards, losses and weights; each file written once; resume continues exactly."
     one, two = tmp_path / "one", tmp_path / "two"
@@ -41,12 +46,15 @@ def test_two_processes_train_as_one(tmp_path, algorithm, extra):
     assert r2.returncode == 0, r2.stderr[-3000:]
     assert r2.stdout.count("reward.html are in") == 1  # rank 0 alone reports (and writes)
     m1, m2 = metrics(one), metrics(two)
-    assert [m["step"] for m in m2] == [1, 2, 3]  # one line a step, not one a process
+    assert [m["step"] for m in m2] == [m["step"] for m in m1] and len(m2) >= 2  # one line a step, not one a process
     for a, b in zip(m1, m2):
         assert a["train/reward"] == b["train/reward"]  # the same conversations were sampled
         assert a.keys() == b.keys()
-        for k in ("train/loss", "train/grad_norm", "train/entropy", "completions/mean_length"):
-            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+        compared = [k for k in ("train/loss", "train/grad_norm", "train/entropy", "completions/mean_length", "rewards/margins",
+                                "rewards/accuracies", "logps/chosen", "dpo/pairs", "train/value_loss", "train/policy_loss",
+                                "train/positive_nll", "train/explained_variance", "train/kl", "clip_ratio/region_mean") if k in a]
+        assert len(compared) >= 4, a.keys()
+        for k in compared: assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
     start, final = weights(two / "checkpoint-1"), weights(two / "checkpoint-final")
     assert max((final[k] - start[k]).abs().max().item() for k in final) > 10 * TOL  # training moved the weights: the comparison means something
     assert_close(weights(one / "checkpoint-final"), final)
@@ -60,8 +68,8 @@ def test_two_processes_train_as_one(tmp_path, algorithm, extra):
 
 @pytest.mark.slow
 def test_refuses_what_it_cannot_split(tmp_path):
-    "PPO (value function, minibatches) is refused on 2 processes with a message naming why, as is a batch of odd groups."
-    r = run([*RUN, "--algorithm", "ppo", "--output-dir", str(tmp_path / "ppo")], procs=2)
-    assert r.returncode != 0 and "PPOTrainer does not run on several processes yet" in r.stderr
+    "Running calibration (each process would update it from its own rewards) is refused on 2 processes, as is a batch of odd groups."
+    r = run([*RUN, "--calibration", "running", "--output-dir", str(tmp_path / "running")], procs=2)
+    assert r.returncode != 0 and "calibration='running' updates a normaliser from each process's own rewards" in r.stderr
     r = run([*RUN, "--prompts-per-step", "3", "--output-dir", str(tmp_path / "odd")], procs=2)
     assert r.returncode != 0 and "prompts_per_step=3 does not split into whole groups over 2 processes" in r.stderr

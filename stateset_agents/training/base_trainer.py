@@ -374,7 +374,6 @@ def default_threads(requested: int | None = None) -> int:
 
 class BaseTrainer:
     "Rollout -> rewards -> advantages -> loss -> optimizer step, with callbacks, checkpoints and exact resume."
-    data_parallel = True  # runs under torchrun with several processes (see the data-parallel chapter)
     corrects_sampler = True  # its loss applies the importance-sampling correction a sampler other than the policy needs
     def __init__(self,
                  config: BaseTrainerConfig,  # every option of the run
@@ -405,9 +404,7 @@ class BaseTrainer:
 
     def _check_data_parallel(self) -> None:
         "Refuse, naming the reason, what a multi-process run cannot do the same as one process."
-        c, name = self.config, type(self).__name__
-        if not self.data_parallel: raise ValueError(f"{name} does not run on several processes yet (WORLD_SIZE={self.world.size}); "
-                                                    "run it in one process, or use grpo, gspo or dapo under torchrun")
+        c = self.config
         if c.calibration == "running": raise ValueError("calibration='running' updates a normaliser from each process's own rewards, "
                                                         "so processes would drift apart; use a calibration file or 'none' under torchrun")
         shard(c.prompts_per_step, self.world)  # whole groups per process, or an error naming prompts_per_step
@@ -518,12 +515,18 @@ def train_on(self: BaseTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]
     return metrics
 
 @patch
+def local_row_indices(self: BaseTrainer, rb: RolloutBatch) -> list[int]:
+    "The indices in `rb.rows` of this process's groups' rows: all of them in one process."
+    if self.world.size == 1: return list(range(len(rb.rows)))
+    G = self.config.num_generations
+    mine = split_groups(len(rb.trajectories) // G, self.world)
+    return [i for i, r in enumerate(rb.rows) if r.episode // G in mine]
+
+@patch
 def local_rows(self: BaseTrainer, rb: RolloutBatch) -> tuple[list[TrainingRow], torch.Tensor]:
     "The rows (and their advantages) of this process's groups of `rb`: all of them in one process."
     if self.world.size == 1: return rb.rows, rb.advantages
-    G = self.config.num_generations
-    mine = split_groups(len(rb.trajectories) // G, self.world)
-    keep = [i for i, r in enumerate(rb.rows) if r.episode // G in mine]
+    keep = self.local_row_indices(rb)
     return [rb.rows[i] for i in keep], rb.advantages[keep]
 
 @patch
@@ -715,7 +718,7 @@ def save_checkpoint(self: BaseTrainer, path: str | Path) -> Path:
         save_file(_trainable_state(self), str(tmp / "trainable.safetensors"))
         if self.config.use_lora:  # also a standard PEFT adapter folder: PeftModel.from_pretrained(base, path) loads it
             self.model.peft_config["default"].base_model_name_or_path = self.config.model_name
-            self.model.save_pretrained(str(tmp))
+            self.model.save_pretrained(str(tmp), save_embedding_layers=False)  # LoRA never resizes or trains the embeddings (and "auto" would look the base up on the hub)
         fault_point("save_checkpoint.files")
         torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                     "torch_rng": torch.get_rng_state(), "python_rng": random.getstate()}, tmp / "state.pt")

@@ -88,12 +88,15 @@ def sum_gradients(params: list[torch.nn.Parameter]) -> None:
     "Sum each parameter's gradient over processes, in place (one all-reduce over a flat buffer)."
     if world().size == 1: return
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.detach().reshape(-1).float() for g in grads]).to(_device())
+    has = torch.tensor([float(p.grad is not None) for p in params])  # how many processes have a gradient, per parameter
+    flat = torch.cat([g.detach().reshape(-1).float() for g in grads] + [has]).to(_device())
     dist.all_reduce(flat)
     at = 0
     for p, g in zip(params, grads):
         n = g.numel()
         p.grad = flat[at:at + n].view_as(g).to(g.device, g.dtype); at += n
+    for p, h in zip(params, flat[at:].tolist()):
+        if h == 0: p.grad = None  # no process had one: the optimizer skips it, as it would in one process
 
 def check_in_sync(params: list[torch.Tensor]) -> None:
     "Raise if the parameters differ between processes (compared by a float64 checksum per tensor)."

@@ -14,6 +14,7 @@ from ..core.agent import MultiTurnAgent
 from .base_trainer import (BaseTrainer, RolloutBatch, TrainingRow, collate_rows, completion_logps,
                                                    rollout_metrics, trajectory_rows)
 from .config import DPOConfig  # defined in the configuration chapter
+from .distributed import all_sum, split_groups
 from .losses import dpo_loss, per_sequence
 
 # %% auto #0
@@ -107,7 +108,6 @@ def pair_logps(
 # %% ../../nbs/22c_training.dpo_trainer.ipynb #1997cb45
 class DPOTrainer(BaseTrainer):
     "DPO (and IPO, hinge) from preference pairs of a file or of reward-ranked rollouts; the reference is the adapter disabled."
-    data_parallel = False  # its pairs are not split over processes yet
     corrects_sampler = False  # its pairs are scored by the policy itself; a 4-bit sampler is not corrected
     def __init__(self, config: DPOConfig | None = None, **kwargs):
         config = config or DPOConfig()
@@ -128,20 +128,25 @@ class DPOTrainer(BaseTrainer):
 @patch
 def dpo_update(self: DPOTrainer, pairs: list) -> dict[str, float]:
     "Reference log-probs once, then `num_iterations` optimizer steps on the DPO loss of `pairs`; the metrics of the last."
-    c = self.config
-    batch, ipo = pair_batch(pairs, self.tokenizer.pad_token_id), c.loss_type == "ipo"
-    self.model.eval()
-    with torch.no_grad(), self.manager.reference():
-        ref_c, ref_r = pair_logps(self.model if c.use_lora else self.manager.model, batch, ipo)
+    c, n, ipo = self.config, len(pairs), self.config.loss_type == "ipo"
+    mine = [pairs[i] for i in split_groups(n, self.world)]  # every pair in one process; a contiguous share in several
+    if mine:
+        batch = pair_batch(mine, self.tokenizer.pad_token_id)
+        self.model.eval()
+        with torch.no_grad(), self.manager.reference():
+            ref_c, ref_r = pair_logps(self.model if c.use_lora else self.manager.model, batch, ipo)
     for _ in range(c.num_iterations):
-        self.model.train()
-        pc, pr = pair_logps(self.model, batch, ipo)
-        losses, cr, rr = dpo_loss(pc, pr, ref_c, ref_r, beta=c.beta, loss_type=c.loss_type, label_smoothing=c.label_smoothing)
-        loss = losses.mean()
-        m = {"train/loss": loss.item(), **self.optimizer_step(loss)}
-    return {**m, "rewards/chosen": cr.mean().item(), "rewards/rejected": rr.mean().item(), "rewards/accuracies": (cr > rr).float().mean().item(),
-            "rewards/margins": (cr - rr).mean().item(), "logps/chosen": pc.mean().item(), "logps/rejected": pr.mean().item(),
-            "dpo/pairs": float(len(pairs))}
+        loss, sums = torch.zeros((), requires_grad=True), torch.zeros(6, dtype=torch.float64)  # a process with no pair adds nothing
+        if mine:
+            self.model.train()
+            pc, pr = pair_logps(self.model, batch, ipo)
+            losses, cr, rr = dpo_loss(pc, pr, ref_c, ref_r, beta=c.beta, loss_type=c.loss_type, label_smoothing=c.label_smoothing)
+            loss = losses.sum() / n  # this process's share of the mean over all pairs
+            sums = torch.stack([cr.sum(), rr.sum(), (cr > rr).sum(), (cr - rr).sum(), pc.sum(), pr.sum()]).detach().double()
+        m = self.optimizer_step(loss)  # its train/loss is the whole mean, summed over processes
+    means = (all_sum(sums) / n).tolist()
+    names = ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"]
+    return {**m, **dict(zip(names, means)), "dpo/pairs": float(n)}
 
 @patch
 def train_step(self: DPOTrainer) -> dict[str, float]:

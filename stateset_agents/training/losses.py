@@ -192,12 +192,13 @@ def masked_whiten(
     x: torch.Tensor,  # (B, T) values to whiten
     mask: torch.Tensor,  # (B, T) 1 where they count
     shift_mean: bool = True,  # False keeps the mean (TRL's whiten_rewards)
+    total=lambda s: s,  # how a sum becomes the batch's: the identity, or a sum over processes (`distributed.all_sum`)
 ) -> torch.Tensor:  # (B, T) zero mean (unless shift_mean=False) and unit variance over the masked entries
     "Whiten `x` over the entries where `mask` is 1, with the unbiased variance (TRL's masked_whiten)."
-    n = mask.sum()
+    n = total(mask.sum())
     if n < 2: raise ValueError(f"masked_whiten needs at least 2 masked entries, got {int(n)}")
-    mean = (x * mask).sum() / n
-    var = (((x - mean) ** 2) * mask).sum() / n * n / (n - 1)
+    mean = total((x * mask).sum()) / n
+    var = total((((x - mean) ** 2) * mask).sum()) / n * n / (n - 1)
     out = (x - mean) * torch.rsqrt(var + 1e-8)
     return out if shift_mean else out + mean
 

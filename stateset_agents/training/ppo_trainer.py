@@ -14,6 +14,7 @@ from ..core.models import load_causal_lm
 from .base_trainer import (BaseTrainer, RolloutBatch, TrainingRow, collate_rows, completion_logps,
                                                    rollout_metrics, turn_returns)
 from .config import A2CConfig, PPOConfig, VAPOConfig  # defined in the configuration chapter
+from .distributed import all_sum, check_in_sync, gather_json, weighted_metrics
 from .losses import AGGREGATORS, clip_metrics, clipped_surrogate, clipped_value_loss, gae, masked_whiten
 
 # %% auto #0
@@ -103,7 +104,6 @@ def adaptive_lam(
 class PPOTrainer(BaseTrainer):
     "PPO on multi-turn conversations: a value function, GAE over the agent's tokens, clipped policy and value losses."
     config_class = PPOConfig
-    data_parallel = False  # its value function and minibatches are not split over processes yet
     corrects_sampler = False  # its losses do not apply the importance-sampling correction yet
 
     def __init__(self, config: PPOConfig | None = None, **kwargs):
@@ -143,9 +143,13 @@ def logps_values(self: PPOTrainer,
     return (*out, values) if with_entropy else (out, values)
 
 @patch
-def rollout_tensors(self: PPOTrainer, rb: RolloutBatch, batch: dict) -> dict[str, torch.Tensor]:
+def rollout_tensors(self: PPOTrainer,
+                    rb: RolloutBatch,  # the whole rollout batch
+                    batch: dict,  # `rows` collated
+                    rows: list[TrainingRow] | None = None,  # the rows to compute (whole conversations); None: all of `rb`'s
+                    ) -> dict[str, torch.Tensor]:  # per row of `batch`
     "What stays fixed during a step's epochs: old log-probs and values, token rewards with the KL penalty, advantages, returns."
-    c, mask = self.config, batch["completion_mask"]
+    c, mask, rows = self.config, batch["completion_mask"], rb.rows if rows is None else rows
     self.model.eval(); self.value.eval()
     with torch.no_grad():
         old_logps, old_values = self.logps_values(batch)
@@ -153,13 +157,13 @@ def rollout_tensors(self: PPOTrainer, rb: RolloutBatch, batch: dict) -> dict[str
         if c.beta > 0:
             with self.manager.reference(): ref = completion_logps(self.model if c.use_lora else self.manager.model, batch, c.temperature)
             kl = (old_logps - ref) * mask  # TRL's k1 estimate per token
-    rewards = token_scores(rb.rows, rb.trajectories, mask, c.reward_mode) - c.beta * kl
-    lengths = torch.zeros(len(rb.trajectories)).index_add(0, torch.tensor([r.episode for r in rb.rows]), mask.sum(1))
+    rewards = token_scores(rows, rb.trajectories, mask, c.reward_mode) - c.beta * kl
+    lengths = torch.zeros(_conversation_slots(rows, 1)[0]).index_add(0, torch.tensor([r.episode for r in rows]), mask.sum(1))  # per conversation slot of `conversation_gae`
     lam = c.lam if c.lam_alpha is None else adaptive_lam(lengths, c.lam_alpha)
-    adv, returns = conversation_gae(rewards, old_values, mask, rb.rows, gamma=c.gamma, lam=lam)
-    if c.lam_critic is not None: returns = conversation_gae(rewards, old_values, mask, rb.rows, gamma=c.gamma, lam=c.lam_critic)[1]
-    if c.whiten_advantages: adv = masked_whiten(adv, mask) * mask
-    positive = torch.tensor([float(rb.trajectories[r.episode].total_reward >= c.positive_threshold) for r in rb.rows])
+    adv, returns = conversation_gae(rewards, old_values, mask, rows, gamma=c.gamma, lam=lam)
+    if c.lam_critic is not None: returns = conversation_gae(rewards, old_values, mask, rows, gamma=c.gamma, lam=c.lam_critic)[1]
+    if c.whiten_advantages: adv = masked_whiten(adv, mask, total=all_sum) * mask  # over the whole batch, in every process
+    positive = torch.tensor([float(rb.trajectories[r.episode].total_reward >= c.positive_threshold) for r in rows])
     return {"old_logps": old_logps, "old_values": old_values, "advantages": adv, "returns": returns, "kl": kl, "positive": positive}
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #cf5bbe69
@@ -185,23 +189,28 @@ def value_loss(self: PPOTrainer, values, old_values, returns, mask) -> tuple[tor
     return clipped_value_loss(values, old_values, returns, mask, self.config.cliprange_value)
 
 @patch
-def ppo_loss(self: PPOTrainer, batch: dict, fixed: dict, warmup: bool = False) -> tuple[torch.Tensor, dict]:
+def ppo_loss(self: PPOTrainer,
+             batch: dict,  # the minibatch's rows (this process's part of it)
+             fixed: dict,  # `rollout_tensors` sliced to the same rows
+             warmup: bool = False,  # VAPO's value pre-training: the value loss alone
+             shares: dict | None = None,  # this process's shares of the minibatch's normalisers (`minibatch_shares`); None: all 1
+             ) -> tuple[torch.Tensor, dict]:  # the loss (this process's share of it) and metrics
     "The loss of one minibatch (`batch` and `fixed` sliced to its rows) and its metrics."
-    c, mask = self.config, batch["completion_mask"]
+    c, mask, s = self.config, batch["completion_mask"], shares or {"tokens": 1.0, "policy": 1.0, "positive": 1.0}
     self.model.train(); self.value.train()
     logps, entropy, values = self.logps_values(batch, with_entropy=True, train_body=not warmup)
     vf, vclip = self.value_loss(values, fixed["old_values"], fixed["returns"], mask)
     ent = _masked_mean(entropy, mask)
     m = {"train/value_loss": vf.item(), "train/value_clipfrac": vclip, "train/entropy": ent.item()}
-    if warmup: return vf, m
+    if warmup: return s["tokens"] * vf, m
     w, adv = self.ratio(logps, fixed["old_logps"]), fixed["advantages"]
     pg = AGGREGATORS[c.loss_type](self.surrogate(w, adv), mask, max_completion_length=c.max_completion_length * c.max_turns,
                                   sequence_ids=batch["sequence_ids"])
-    loss = pg + c.vf_coef * vf - c.ent_coef * ent
+    loss = s["policy"] * pg + s["tokens"] * c.vf_coef * vf - s["tokens"] * c.ent_coef * ent  # in one process: pg + vf_coef vf - ent_coef H
     if c.positive_lm_coef:
         pos = mask * fixed["positive"].unsqueeze(1)
         nll = -_masked_mean(logps, pos)
-        loss = loss + c.positive_lm_coef * nll
+        loss = loss + s["positive"] * c.positive_lm_coef * nll
         m["train/positive_nll"] = nll.item()
     eps_hi = c.epsilon if c.epsilon_high is None else c.epsilon_high
     m.update(clip_metrics(w.detach(), adv, mask, c.epsilon, eps_hi), **{"train/policy_loss": pg.item(),
@@ -209,33 +218,69 @@ def ppo_loss(self: PPOTrainer, batch: dict, fixed: dict, warmup: bool = False) -
     return loss, m
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #f7c6c89d
-def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
-    "1 - Var(returns - values) / Var(returns) over the agent's tokens: 1 is a perfect value function, 0 no better than a constant."
-    var = _masked_mean((returns - _masked_mean(returns, mask)) ** 2, mask)
-    res = returns - values
-    return (1 - _masked_mean((res - _masked_mean(res, mask)) ** 2, mask) / var).item() if var > 0 else float("nan")
+def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, total=lambda s: s) -> float:
+    "1 - Var(returns - values) / Var(returns) over the agent's tokens (of all processes, with `total=all_sum`): 1 is perfect, 0 a constant."
+    n = total(mask.sum()).clamp(min=1)
+    def var(x):
+        mean = total((x * mask).sum()) / n
+        return total((((x - mean) ** 2) * mask).sum()) / n
+    v = var(returns)
+    return (1 - var(returns - values) / v).item() if v > 0 else float("nan")
+
+@patch
+def minibatch_shares(self: PPOTrainer, batch: dict | None, fixed: dict | None) -> dict[str, float]:
+    "This process's shares of a minibatch's normalisers: its tokens, the policy loss's unit (`loss_share`), its positive tokens."
+    if self.world.size == 1: return {"tokens": 1.0, "policy": 1.0, "positive": 1.0}
+    mine = torch.zeros(2, dtype=torch.float64)
+    if batch is not None: mine = torch.stack([batch["completion_mask"].sum(), (batch["completion_mask"] * fixed["positive"].unsqueeze(1)).sum()]).double()
+    total = all_sum(mine)
+    tok, pos = (mine / total.clamp(min=1)).tolist()
+    return {"tokens": tok, "policy": self.loss_share(batch), "positive": pos}
+
+_SUMMED = {"train/policy_loss": "policy", "train/value_loss": "tokens", "train/positive_nll": "positive"}  # metrics that add up over processes
+
+@patch
+def global_metrics(self: PPOTrainer,
+                   m: dict,  # this process's metrics of a minibatch (empty when it holds none of its rows)
+                   shares: dict,  # from `minibatch_shares`
+                   tokens: float,  # this process's tokens of the minibatch
+                   warmup: bool,  # a value pre-training step (only the value loss)
+                   ) -> dict[str, float]:
+    "A minibatch's metrics over all processes: the loss terms summed by their shares, the rest averaged by tokens."
+    if self.world.size == 1: return m
+    keys = ["train/value_loss"] if warmup else [k for k in _SUMMED if k != "train/positive_nll" or self.config.positive_lm_coef]
+    parts = all_sum(torch.tensor([m.get(k, 0.0) * shares[_SUMMED[k]] for k in keys], dtype=torch.float64)).tolist()
+    return {**weighted_metrics({k: v for k, v in m.items() if k not in _SUMMED}, tokens), **dict(zip(keys, parts))}
 
 @patch
 def train_on(self: PPOTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]:
-    "The optimisation part of a PPO step on rollout batch `rb` (started at `t0`)."
-    c = self.config
-    batch = collate_rows(rb.rows, self.tokenizer.pad_token_id)
+    "The optimisation part of a PPO step on rollout batch `rb` (started at `t0`); in several processes, on this process's conversations."
+    c, keep = self.config, self.local_row_indices(rb)
+    batch = collate_rows([rb.rows[i] for i in keep], self.tokenizer.pad_token_id)
     mask = batch["completion_mask"]
-    fixed = self.rollout_tensors(rb, batch)
-    rb.advantages = (fixed["advantages"] * mask).sum(1) / mask.sum(1)  # per row, for the inspector
+    fixed = self.rollout_tensors(rb, batch, [rb.rows[i] for i in keep])
+    per_row = torch.zeros(len(rb.rows)); per_row[keep] = (fixed["advantages"] * mask).sum(1) / mask.sum(1)
+    rb.advantages = all_sum(per_row)  # every row's mean advantage, for the inspector
     self.last_rollout = rb
     warmup = self.step < c.value_warmup_steps
-    metrics, logs = rollout_metrics(rb, c), []
+    metrics, logs, where = rollout_metrics(rb, c), [], {i: j for j, i in enumerate(keep)}  # row of rb -> row of batch
     for _ in range(c.num_iterations):
-        for idx in torch.randperm(len(rb.rows)).chunk(c.num_mini_batches):
-            loss, m = self.ppo_loss({k: v[idx] for k, v in batch.items()}, {k: v[idx] for k, v in fixed.items()}, warmup)
-            m.update(self.optimizer_step(loss), **{"train/loss": loss.item()})
+        perm = gather_json([torch.randperm(len(rb.rows)).tolist()])[0]  # the run's generator; rank 0's order in every process
+        for idx in torch.tensor(perm).chunk(c.num_mini_batches):
+            local = torch.tensor([where[i] for i in idx.tolist() if i in where], dtype=torch.long)
+            sub = ({k: v[local] for k, v in batch.items()}, {k: v[local] for k, v in fixed.items()}) if len(local) else (None, None)
+            shares = self.minibatch_shares(*sub)
+            loss, m = self.ppo_loss(*sub, warmup, shares) if len(local) else (torch.zeros((), requires_grad=True), {})
+            tokens = sub[0]["completion_mask"].sum().item() if len(local) else 0.0
+            m = {**self.global_metrics(m, shares, tokens, warmup), **self.optimizer_step(loss)}
             logs.append(m)
     metrics.update({k: sum(m[k] for m in logs) / len(logs) for k in logs[0]})
-    metrics.update({"train/kl": _masked_mean(fixed["kl"], mask).item(), "train/value_mean": _masked_mean(fixed["old_values"], mask).item(),
-                    "train/explained_variance": _explained_variance(fixed["old_values"], fixed["returns"], mask),
+    metrics.update(weighted_metrics({"train/kl": _masked_mean(fixed["kl"], mask).item(), "train/value_mean": _masked_mean(fixed["old_values"], mask).item()},
+                                    mask.sum().item()))
+    metrics.update({"train/explained_variance": _explained_variance(fixed["old_values"], fixed["returns"], mask, total=all_sum),
                     "train/value_warmup": float(warmup), "train/learning_rate": self.scheduler.get_last_lr()[0],
                     "time/step_seconds": time.perf_counter() - t0})
+    if self.world.size > 1: check_in_sync(list(self.trainable_parameters().values()))
     self.step += 1
     return metrics
 
