@@ -294,6 +294,7 @@ def _add_config_options(parser: argparse.ArgumentParser, config_fields: list) ->
         if kind is None: group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=docs.get(f.name))
         else: group.add_argument(flag, type=kind, nargs=nargs, default=None, help=docs.get(f.name))
 
+# %% ../nbs/30_cli.ipynb #990f8a35
 def train_command(
     algorithm: str | None = None,  # grpo, gspo, dapo, ppo, vapo, a2c or dpo (default: grpo, or the resumed checkpoint's)
     config_file: str | None = None,  # JSON file of config fields (flags override it)
@@ -313,6 +314,7 @@ def train_command(
     if res["trainer"].world.main: print(f"metrics, checkpoints, evaluation.json and reward.html are in {res['output_dir']}")  # once under torchrun
     return res
 
+# %% ../nbs/30_cli.ipynb #fa45ee39
 REWARD_MODEL_HELP = "Train or evaluate a learned reward model."
 SERVICE_COMMANDS = {"serve": serve_command, "chat": chat_command, "evaluate": evaluate_command,
                     "sweep": sweep_command}  # options from each signature; each imports its machinery (torch) only when run
@@ -373,4 +375,3 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"stateset-agents: error: {message}  (--debug shows the traceback)", file=sys.stderr)
         return 2
-

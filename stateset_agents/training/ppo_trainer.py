@@ -218,6 +218,39 @@ def ppo_loss(self: PPOTrainer,
     return loss, m
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #f7c6c89d
+@patch
+def train_on(self: PPOTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]:
+    "The optimisation part of a PPO step on rollout batch `rb` (started at `t0`); in several processes, on this process's conversations."
+    c, keep = self.config, self.local_row_indices(rb)
+    batch = collate_rows([rb.rows[i] for i in keep], self.tokenizer.pad_token_id)
+    mask = batch["completion_mask"]
+    fixed = self.rollout_tensors(rb, batch, [rb.rows[i] for i in keep])
+    per_row = torch.zeros(len(rb.rows)); per_row[keep] = (fixed["advantages"] * mask).sum(1) / mask.sum(1)
+    rb.advantages = all_sum(per_row)  # every row's mean advantage, for the inspector
+    self.last_rollout = rb
+    warmup = self.step < c.value_warmup_steps
+    metrics, logs, where = rollout_metrics(rb, c), [], {i: j for j, i in enumerate(keep)}  # row of rb -> row of batch
+    for _ in range(c.num_iterations):
+        perm = gather_json([torch.randperm(len(rb.rows)).tolist()])[0]  # the run's generator; rank 0's order in every process
+        for idx in torch.tensor(perm).chunk(c.num_mini_batches):
+            local = torch.tensor([where[i] for i in idx.tolist() if i in where], dtype=torch.long)
+            sub = ({k: v[local] for k, v in batch.items()}, {k: v[local] for k, v in fixed.items()}) if len(local) else (None, None)
+            shares = self.minibatch_shares(*sub)
+            loss, m = self.ppo_loss(*sub, warmup, shares) if len(local) else (torch.zeros((), requires_grad=True), {})
+            tokens = sub[0]["completion_mask"].sum().item() if len(local) else 0.0
+            m = {**self.global_metrics(m, shares, tokens, warmup), **self.optimizer_step(loss)}
+            logs.append(m)
+    metrics.update({k: sum(m[k] for m in logs) / len(logs) for k in logs[0]})
+    metrics.update(weighted_metrics({"train/kl": _masked_mean(fixed["kl"], mask).item(), "train/value_mean": _masked_mean(fixed["old_values"], mask).item()},
+                                    mask.sum().item()))
+    metrics.update({"train/explained_variance": _explained_variance(fixed["old_values"], fixed["returns"], mask, total=all_sum),
+                    "train/value_warmup": float(warmup), "train/learning_rate": self.scheduler.get_last_lr()[0],
+                    "time/step_seconds": time.perf_counter() - t0})
+    if self.world.size > 1: check_in_sync(list(self.trainable_parameters().values()))
+    self.step += 1
+    return metrics
+
+# %% ../../nbs/22b_training.ppo_trainer.ipynb #fe58e2da
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, total=lambda s: s) -> float:
     "1 - Var(returns - values) / Var(returns) over the agent's tokens (of all processes, with `total=all_sum`): 1 is perfect, 0 a constant."
     n = total(mask.sum()).clamp(min=1)
@@ -251,38 +284,6 @@ def global_metrics(self: PPOTrainer,
     keys = ["train/value_loss"] if warmup else [k for k in _SUMMED if k != "train/positive_nll" or self.config.positive_lm_coef]
     parts = all_sum(torch.tensor([m.get(k, 0.0) * shares[_SUMMED[k]] for k in keys], dtype=torch.float64)).tolist()
     return {**weighted_metrics({k: v for k, v in m.items() if k not in _SUMMED}, tokens), **dict(zip(keys, parts))}
-
-@patch
-def train_on(self: PPOTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]:
-    "The optimisation part of a PPO step on rollout batch `rb` (started at `t0`); in several processes, on this process's conversations."
-    c, keep = self.config, self.local_row_indices(rb)
-    batch = collate_rows([rb.rows[i] for i in keep], self.tokenizer.pad_token_id)
-    mask = batch["completion_mask"]
-    fixed = self.rollout_tensors(rb, batch, [rb.rows[i] for i in keep])
-    per_row = torch.zeros(len(rb.rows)); per_row[keep] = (fixed["advantages"] * mask).sum(1) / mask.sum(1)
-    rb.advantages = all_sum(per_row)  # every row's mean advantage, for the inspector
-    self.last_rollout = rb
-    warmup = self.step < c.value_warmup_steps
-    metrics, logs, where = rollout_metrics(rb, c), [], {i: j for j, i in enumerate(keep)}  # row of rb -> row of batch
-    for _ in range(c.num_iterations):
-        perm = gather_json([torch.randperm(len(rb.rows)).tolist()])[0]  # the run's generator; rank 0's order in every process
-        for idx in torch.tensor(perm).chunk(c.num_mini_batches):
-            local = torch.tensor([where[i] for i in idx.tolist() if i in where], dtype=torch.long)
-            sub = ({k: v[local] for k, v in batch.items()}, {k: v[local] for k, v in fixed.items()}) if len(local) else (None, None)
-            shares = self.minibatch_shares(*sub)
-            loss, m = self.ppo_loss(*sub, warmup, shares) if len(local) else (torch.zeros((), requires_grad=True), {})
-            tokens = sub[0]["completion_mask"].sum().item() if len(local) else 0.0
-            m = {**self.global_metrics(m, shares, tokens, warmup), **self.optimizer_step(loss)}
-            logs.append(m)
-    metrics.update({k: sum(m[k] for m in logs) / len(logs) for k in logs[0]})
-    metrics.update(weighted_metrics({"train/kl": _masked_mean(fixed["kl"], mask).item(), "train/value_mean": _masked_mean(fixed["old_values"], mask).item()},
-                                    mask.sum().item()))
-    metrics.update({"train/explained_variance": _explained_variance(fixed["old_values"], fixed["returns"], mask, total=all_sum),
-                    "train/value_warmup": float(warmup), "train/learning_rate": self.scheduler.get_last_lr()[0],
-                    "time/step_seconds": time.perf_counter() - t0})
-    if self.world.size > 1: check_in_sync(list(self.trainable_parameters().values()))
-    self.step += 1
-    return metrics
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #e9db74f6
 class VAPOTrainer(PPOTrainer):
