@@ -19,7 +19,7 @@ def _link(m: re.Match) -> str:
     "A notebook-relative link made README-relative, or plain text where the target is not a file of the repository."
     text, target = m.groups()
     if re.match(r"[a-z]+:", target) or target.startswith("#"): return m.group(0)
-    path, _, anchor = target.partition("#")
+    path = target.partition("#")[0]
     if (NBS / path).exists(): return f"[{text}](nbs/{target})"
     return text
 
