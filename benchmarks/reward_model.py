@@ -26,9 +26,10 @@ import argparse, json, random, statistics, time
 
 import torch
 from stateset_agents.core.models import load_encoder
-from stateset_agents.training.base_trainer import default_threads
-from stateset_agents.training.transformer_reward_model import (LearnedRewardFunction, RewardTrainingConfig,
-                                                               TransformerRewardTrainer, chitchat_path)
+from stateset_agents.core.runtime import default_threads
+from stateset_agents.training.reward_data import chitchat_path
+from stateset_agents.training.reward_model import LearnedRewardFunction
+from stateset_agents.training.transformer_reward_model import RewardTrainingConfig, TransformerRewardTrainer
 
 GROUP_SIZE = 8  # responses per prompt, as in a GRPO group
 
@@ -85,7 +86,7 @@ def run_benchmark(lengths: list[int], repeats: int = 5, checkpoint: str | None =
     trainer.model.eval()
     st = load_encoder(trainer.config.base_model)
     st.max_seq_length = 512  # the same limit as the reward model, so the raw side truncates nothing either
-    reward_fn = LearnedRewardFunction(trainer, cache_size=0)
+    reward_fn = LearnedRewardFunction(trainer.model, cache_size=0)
     tok, words, rng, rows = trainer.model.tokenizer, corpus_words(), random.Random(seed), []
     for n in lengths:
         sizes = [rng.randint(10, n) for _ in range(GROUP_SIZE)] if n <= 32 else [n] * GROUP_SIZE

@@ -73,3 +73,26 @@ def test_refuses_what_it_cannot_split(tmp_path):
     assert r.returncode != 0 and "calibration='running' updates a normaliser from each process's own rewards" in r.stderr
     r = run([*RUN, "--prompts-per-step", "3", "--output-dir", str(tmp_path / "odd")], procs=2)
     assert r.returncode != 0 and "prompts_per_step=3 does not split into whole groups over 2 processes" in r.stderr
+
+DRIFT = """
+import sys, torch, torch.distributed as dist
+from stateset_agents.training.config import {config}
+from stateset_agents.training.train import TRAINERS
+t = TRAINERS["{algorithm}"]({config}(model_name="tiny", num_generations=2, prompts_per_step=2, max_completion_length=8,
+                            max_steps=3, sampler="exact", seed=3, output_dir=sys.argv[1]))
+t.train_step()  # in step: no error
+if dist.get_rank() == 1:
+    with torch.no_grad(): next(iter(t.trainable_parameters().values())).add_(1e-3)  # one rank's weights drift
+try: t.train_step(); print("drift not caught")
+except RuntimeError as e: print("caught:", e)
+"""
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm,config", [("dpo", "DPOConfig"), ("ppo", "PPOConfig")])
+def test_every_step_checks_that_processes_agree(tmp_path, algorithm, config):
+    "The step's shared bookkeeping compares the ranks' parameters: a planted drift on one rank is caught (DPO skipped it before)."
+    script = tmp_path / "drift.py"; script.write_text(DRIFT.format(algorithm=algorithm, config=config))
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+                        str(tmp_path / "out")], env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
+                       timeout=600)
+    assert r.stdout.count("caught: parameters of rank(s) [1] differ from rank 0's") == 2, r.stdout + r.stderr[-3000:]

@@ -34,3 +34,30 @@ def test_each_import_once(nb):
 
 def test_the_checks_catch_what_they_name():
     assert imports("import os, math\nfrom a.b import c as d\n%time x = 1") == [(None, "os"), (None, "math"), ("a.b", "c")]
+
+LIMIT = 120  # characters a line; the house limit, as in the style notes
+PACKAGE = NBS.parent / "stateset_agents"
+
+def long_lines(text: str, markdown: bool = False) -> list[str]:
+    "Lines over the limit; in markdown, table rows and display maths may run on (they cannot be wrapped)."
+    exempt = lambda l: markdown and (l.lstrip().startswith("|") or "$$" in l)
+    return [l[:60] + "..." for l in text.splitlines() if len(l) > LIMIT and not exempt(l)]
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_lines_fit(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    bad = [f"cell {i}: {l}" for i, c in enumerate(cells) for l in long_lines("".join(c["source"]), c["cell_type"] == "markdown")]
+    assert bad == [], f"{len(bad)} lines over {LIMIT} characters: {bad[:5]}"
+
+def test_package_lines_fit():
+    "The exported modules (nbdev's generated `__all__` and module index aside, which it wraps itself)."
+    bad = []
+    for p in sorted(PACKAGE.rglob("*.py")):
+        if p.name == "_modidx.py": continue
+        text = re.sub(r"^__all__ = \[.*?\]$", "", p.read_text(), flags=re.M | re.S)
+        bad += [f"{p.relative_to(PACKAGE)}: {l}" for l in long_lines(text)]
+    assert bad == [], f"{len(bad)} lines over {LIMIT} characters: {bad[:5]}"
+
+def test_long_lines_are_found():
+    assert long_lines("x" * 121) and not long_lines("x" * 120)
+    assert long_lines("| a table row " + "x" * 120, markdown=True) == [] and long_lines("| " + "x" * 120)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01_core.trajectory.ipynb #92e3463f
 from __future__ import annotations
-import json, os
+import json, os, statistics
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
@@ -14,7 +14,7 @@ from .checks import atomic_write_text, finite_float, utf8_text
 
 # %% auto #0
 __all__ = ['ROLES', 'TURN_FIELDS', 'TRAJECTORY_FIELDS', 'ConversationTurn', 'MultiTurnTrajectory', 'save_trajectories',
-           'load_trajectories']
+           'load_trajectories', 'format_trajectory', 'mean_sem']
 
 # %% ../../nbs/01_core.trajectory.ipynb #de3c93c4
 ROLES = ("system", "user", "assistant", "tool")  # the roles a turn may have, as in chat templates
@@ -61,7 +61,8 @@ class ConversationTurn:
         utf8_text(self.content, "content")
         for name in ("reward", "token_ids"):
             if self.role != "assistant" and getattr(self, name) is not None:
-                raise ValueError(f"a {self.role} turn has {name}={getattr(self, name)!r}: only assistant turns carry a reward or token ids")
+                raise ValueError(f"a {self.role} turn has {name}={getattr(self, name)!r}: "
+                                 "only assistant turns carry a reward or token ids")
         if self.reward is not None: self.reward = finite_float(self.reward, "reward")
         if self.token_ids is not None: self.token_ids = _token_id_list(self.token_ids)
         if not isinstance(self.metadata, dict):
@@ -95,11 +96,12 @@ class MultiTurnTrajectory:
     turns: list[ConversationTurn]  # the messages, in order
     turn_rewards: list[float] = field(default_factory=list)  # one reward per assistant turn, or none
     total_reward: float = 0.0  # the reward of the whole conversation
-    metadata: dict = field(default_factory=dict)  # e.g. scenario_id, ended_by ("max_turns"|"resolved"|"customer_done"), success
+    metadata: dict = field(default_factory=dict)  # scenario_id, success, ended_by: max_turns|resolved|customer_done
     trajectory_id: str = field(default_factory=lambda: uuid4().hex)  # a unique id, kept through save and load
 
     def __post_init__(self):
-        if not isinstance(self.turns, (list, tuple)): raise ValueError(f"turns must be a list, got {type(self.turns).__name__}")
+        if not isinstance(self.turns, (list, tuple)):
+            raise ValueError(f"turns must be a list, got {type(self.turns).__name__}")
         for i, t in enumerate(self.turns):
             if not isinstance(t, ConversationTurn):
                 raise ValueError(f"turns[{i}] must be a ConversationTurn, got {type(t).__name__}: {t!r}")
@@ -121,8 +123,10 @@ def _check_rest(self: MultiTurnTrajectory) -> None:
     where = f"trajectory {self.trajectory_id!r}"
     for i, t in enumerate(self.turns):
         if t.role != "assistant" and (t.reward is not None or t.token_ids is not None):
-            raise ValueError(f"{where}: turns[{i}] is a {t.role} turn with reward={t.reward!r}, token_ids={t.token_ids!r}; "
-                             "only assistant turns carry a reward or token ids")
+            raise ValueError(
+                f"{where}: turns[{i}] is a {t.role} turn with reward={t.reward!r}, token_ids={t.token_ids!r}; "
+                "only assistant turns carry a reward or token ids"
+            )
     n = sum(t.role == "assistant" for t in self.turns)
     if self.turn_rewards and len(self.turn_rewards) != n:
         raise ValueError(f"{where}: turn_rewards has {len(self.turn_rewards)} values but the trajectory has {n} "
@@ -242,3 +246,35 @@ def load_trajectories(
     path = Path(path)
     with open(path, "rb") as f:  # bytes, split on b"\n" only (unlike str.splitlines); each line decoded alone
         return [_parse_jsonl_line(raw, path, n) for n, raw in enumerate(f, 1) if raw.strip()]
+
+# %% ../../nbs/01_core.trajectory.ipynb #9b113934
+def _indent(text: str, width: int = 10) -> str:
+    "Indent continuation lines of `text` under a speaker label."
+    return text.replace("\n", "\n" + " " * width)
+
+def format_trajectory(
+    traj: MultiTurnTrajectory,  # a scored conversation
+    title: str = "",  # a heading line, e.g. "episode 1/3"
+) -> str:  # a readable transcript with per-turn and total rewards
+    "Render a trajectory as a transcript with its rewards."
+    meta = traj.metadata
+    lines = [f"=== {title} scenario {meta.get('scenario_id', '?')} ({meta.get('domain', '?')}), "
+             f"ended by {meta.get('ended_by', '?')}"]
+    for turn in traj.turns:
+        if turn.role == "system": continue
+        who = "agent" if turn.role == "assistant" else "customer" if turn.role == "user" else turn.role
+        reward = f"   [reward {turn.reward:.3f}]" if turn.reward is not None else ""
+        lines.append(f"{who + ':':<10}{_indent(turn.content or '(empty reply)')}{reward}")
+    breakdown = meta.get("reward_breakdown") or {}  # top-level parts only; "name/part" keys are their components
+    parts = ", ".join(f"{k.removesuffix('Reward').lower()} {v:.2f}" for k, v in breakdown.items() if "/" not in k)
+    lines.append(f"per-turn rewards: {[round(r, 3) for r in traj.turn_rewards]}   total reward: {traj.total_reward:.3f}"
+                 + (f"   ({parts})" if parts else ""))
+    return "\n".join(lines)
+
+def mean_sem(
+    xs: Iterable[float],  # samples (e.g. the total rewards of a set of conversations), at least one
+) -> tuple[float, float]:  # (mean, standard error of the mean; NaN for a single sample)
+    "Mean and standard error of the mean."
+    xs = list(xs)
+    if not xs: raise ValueError("mean_sem needs at least one value, got none")
+    return statistics.fmean(xs), statistics.stdev(xs) / len(xs) ** 0.5 if len(xs) > 1 else float("nan")

@@ -4,16 +4,17 @@
 
 # %% ../../nbs/22c_training.dpo_trainer.ipynb #60ed3e29
 from __future__ import annotations
-import json, random, time
+import json, random
 from pathlib import Path
 
 import torch
 from fastcore.basics import patch
 
 from ..core.agent import MultiTurnAgent
-from .base_trainer import (BaseTrainer, RolloutBatch, TrainingRow, collate_rows, completion_logps,
-                                                   rollout_metrics, trajectory_rows)
+from .base_trainer import BaseTrainer
 from .config import DPOConfig  # defined in the configuration chapter
+from .rollout import RolloutBatch
+from .rows import TrainingRow, collate_rows, completion_logps
 from .distributed import all_sum, split_groups
 from .losses import dpo_loss, per_sequence
 
@@ -23,19 +24,38 @@ __all__ = ['read_pairs', 'pair_rows', 'ranked_pairs', 'pair_batch', 'pair_logps'
 # %% ../../nbs/22c_training.dpo_trainer.ipynb #7b243650
 def _reply_text(value, where: str) -> str:
     "The text of a chosen or rejected reply: a string, or a one-message assistant list."
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and value[0].get("role") == "assistant":
+    if (
+        isinstance(value, list)
+        and len(value) == 1
+        and isinstance(value[0], dict)
+        and value[0].get("role") == "assistant"
+    ):
         value = value[0].get("content")
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{where} must be a non-empty string or [{{'role': 'assistant', 'content': ...}}], got {str(value)[:80]!r}")
+        raise ValueError(
+            f"{where} must be a non-empty string or [{{'role': 'assistant', 'content': ...}}], got {str(value)[:80]!r}"
+        )
     return value
 
 def _prompt_messages(value, where: str) -> list[dict]:
     "The chat messages of a prompt: a string is one user message."
     if isinstance(value, str) and value.strip(): return [{"role": "user", "content": value}]
-    if isinstance(value, list) and value and all(isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role") in ("system", "user", "assistant") for m in value):
-        if value[-1]["role"] != "user": raise ValueError(f"{where} must end with a user message, got role {value[-1]['role']!r}")
+    if (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(m, dict)
+            and isinstance(m.get("content"), str)
+            and m.get("role") in ("system", "user", "assistant")
+            for m in value
+        )
+    ):
+        if value[-1]["role"] != "user":
+            raise ValueError(f"{where} must end with a user message, got role {value[-1]['role']!r}")
         return [{"role": m["role"], "content": m["content"]} for m in value]
-    raise ValueError(f"{where} must be a non-empty string or a list of chat messages ending with the user's, got {str(value)[:80]!r}")
+    raise ValueError(
+        f"{where} must be a non-empty string or a list of chat messages ending with the user's, got {str(value)[:80]!r}"
+    )
 
 def read_pairs(
     path: str | Path,  # a JSONL file of {"prompt", "chosen", "rejected"}
@@ -49,9 +69,15 @@ def read_pairs(
         except json.JSONDecodeError as e: raise ValueError(f"{where} is not valid JSON: {e.msg}") from None
         if not isinstance(d, dict) or not {"prompt", "chosen", "rejected"} <= set(d):
             raise ValueError(f"{where} must be an object with prompt, chosen and rejected")
-        chosen, rejected = _reply_text(d["chosen"], f"{where}: chosen"), _reply_text(d["rejected"], f"{where}: rejected")
-        if chosen == rejected: raise ValueError(f"{where}: chosen and rejected are the same reply, which teaches nothing")
-        pairs.append({"prompt": _prompt_messages(d["prompt"], f"{where}: prompt"), "chosen": chosen, "rejected": rejected})
+        chosen, rejected = (
+            _reply_text(d["chosen"], f"{where}: chosen"),
+            _reply_text(d["rejected"], f"{where}: rejected"),
+        )
+        if chosen == rejected:
+            raise ValueError(f"{where}: chosen and rejected are the same reply, which teaches nothing")
+        pairs.append(
+            {"prompt": _prompt_messages(d["prompt"], f"{where}: prompt"), "chosen": chosen, "rejected": rejected}
+        )
     if not pairs: raise ValueError(f"{path} holds no preference pairs")
     return pairs
 
@@ -78,7 +104,11 @@ def ranked_pairs(
         group = list(range(start, start + group_size))
         best = max(group, key=lambda i: rb.trajectories[i].total_reward)
         worst = min(group, key=lambda i: rb.trajectories[i].total_reward)
-        if rb.trajectories[best].total_reward - rb.trajectories[worst].total_reward > 1e-6 and best in by_episode and worst in by_episode:
+        if (
+            rb.trajectories[best].total_reward - rb.trajectories[worst].total_reward > 1e-6
+            and best in by_episode
+            and worst in by_episode
+        ):
             out.append((by_episode[best], by_episode[worst]))
     return out
 
@@ -107,11 +137,12 @@ def pair_logps(
 
 # %% ../../nbs/22c_training.dpo_trainer.ipynb #1997cb45
 class DPOTrainer(BaseTrainer):
-    "DPO (and IPO, hinge) from preference pairs of a file or of reward-ranked rollouts; the reference is the adapter disabled."
+    "DPO (and IPO, hinge) from preference pairs of a file or of reward-ranked rollouts; the reference: no adapter."
     corrects_sampler = False  # its pairs are scored by the policy itself; a 4-bit sampler is not corrected
     def __init__(self, config: DPOConfig | None = None, **kwargs):
         config = config or DPOConfig()
-        if not isinstance(config, DPOConfig): raise ValueError(f"DPOTrainer needs a DPOConfig, got {type(config).__name__}")
+        if not isinstance(config, DPOConfig):
+            raise ValueError(f"DPOTrainer needs a DPOConfig, got {type(config).__name__}")
         super().__init__(config, **kwargs)
         self.pairs = read_pairs(config.pairs) if config.pairs else None  # checked now, before any step
 
@@ -126,8 +157,27 @@ class DPOTrainer(BaseTrainer):
 
 # %% ../../nbs/22c_training.dpo_trainer.ipynb #e7006ce4
 @patch
-def dpo_update(self: DPOTrainer, pairs: list) -> dict[str, float]:
-    "Reference log-probs once, then `num_iterations` optimizer steps on the DPO loss of `pairs`; the metrics of the last."
+def rollout(self: DPOTrainer, step: int) -> RolloutBatch | None:
+    "No rollout when the pairs come from a file (None); else the step's conversations, to rank."
+    return None if self.pairs is not None else BaseTrainer.rollout(self, step)
+
+@patch
+def advantages(self: DPOTrainer, rb: RolloutBatch | None) -> list | None:
+    "The step's preference pairs: the file's next ones, or each group's best against its worst; None: no pair."
+    pairs = self.file_pairs(self.step) if rb is None else ranked_pairs(rb, self.config.num_generations)
+    return pairs or None
+
+@patch
+def row_advantages(self: DPOTrainer, advantages) -> None:
+    "DPO gives rows no advantage: it learns from pairs."
+    return None
+
+@patch
+def update(self: DPOTrainer,
+           rb: RolloutBatch | None,  # the step's rollout (unused: the pairs hold the rows)
+           pairs: list,  # from `advantages`
+           ) -> dict[str, float]:
+    "Reference log-probs once, then `num_iterations` optimizer steps on the DPO loss of `pairs`; the last's metrics."
     c, n, ipo = self.config, len(pairs), self.config.loss_type == "ipo"
     mine = [pairs[i] for i in split_groups(n, self.world)]  # every pair in one process; a contiguous share in several
     if mine:
@@ -136,29 +186,30 @@ def dpo_update(self: DPOTrainer, pairs: list) -> dict[str, float]:
         with torch.no_grad(), self.manager.reference():
             ref_c, ref_r = pair_logps(self.model if c.use_lora else self.manager.model, batch, ipo)
     for _ in range(c.num_iterations):
-        loss, sums = torch.zeros((), requires_grad=True), torch.zeros(6, dtype=torch.float64)  # a process with no pair adds nothing
+        loss, sums = (
+            torch.zeros((), requires_grad=True),
+            torch.zeros(6, dtype=torch.float64),
+        )  # a process with no pair adds nothing
         if mine:
             self.model.train()
             pc, pr = pair_logps(self.model, batch, ipo)
-            losses, cr, rr = dpo_loss(pc, pr, ref_c, ref_r, beta=c.beta, loss_type=c.loss_type, label_smoothing=c.label_smoothing)
+            losses, cr, rr = dpo_loss(
+                pc, pr, ref_c, ref_r, beta=c.beta, loss_type=c.loss_type, label_smoothing=c.label_smoothing
+            )
             loss = losses.sum() / n  # this process's share of the mean over all pairs
-            sums = torch.stack([cr.sum(), rr.sum(), (cr > rr).sum(), (cr - rr).sum(), pc.sum(), pr.sum()]).detach().double()
+            sums = (
+                torch.stack([cr.sum(), rr.sum(), (cr > rr).sum(), (cr - rr).sum(), pc.sum(), pr.sum()])
+                .detach()
+                .double()
+            )
         m = self.optimizer_step(loss)  # its train/loss is the whole mean, summed over processes
     means = (all_sum(sums) / n).tolist()
-    names = ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"]
+    names = [
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/accuracies",
+        "rewards/margins",
+        "logps/chosen",
+        "logps/rejected",
+    ]
     return {**m, **dict(zip(names, means)), "dpo/pairs": float(n)}
-
-@patch
-def train_step(self: DPOTrainer) -> dict[str, float]:
-    "One DPO step on the file's next pairs, or on the best-vs-worst pairs of a fresh rollout; no pair: a skipped step."
-    t0, c, metrics = time.perf_counter(), self.config, {}
-    if self.pairs is not None: pairs = self.file_pairs(self.step)
-    else:
-        self.model.eval()
-        rb = self.generator.generate(self.step)
-        self.last_rollout = rb
-        metrics, pairs = rollout_metrics(rb, c), ranked_pairs(rb, c.num_generations)
-    metrics.update(self.dpo_update(pairs) if pairs else {"train/skipped": 1.0, "dpo/pairs": 0.0})
-    metrics.update({"train/learning_rate": self.scheduler.get_last_lr()[0], "time/step_seconds": time.perf_counter() - t0})
-    self.step += 1
-    return metrics

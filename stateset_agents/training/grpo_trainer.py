@@ -5,14 +5,12 @@
 # %% ../../nbs/22_training.grpo_trainer.ipynb #1b4b263d
 from __future__ import annotations
 import random, time
-from dataclasses import dataclass
 
-import torch
 from fastcore.basics import patch
 
-from .base_trainer import (BaseTrainer, BaseTrainerConfig, BaseTrajectoryGenerator, RolloutBatch,
-                                                   collate_rows, completion_logps, trajectory_rows)
+from .base_trainer import BaseTrainer
 from .config import DAPOConfig, GRPOConfig, GSPOConfig  # defined in the configuration chapter
+from .rollout import BaseTrajectoryGenerator, RolloutBatch
 
 # %% auto #0
 __all__ = ['GRPOTrainer', 'GSPOTrainer', 'overlong_penalty', 'DAPOTrajectoryGenerator', 'DAPOTrainer']
@@ -37,10 +35,10 @@ def overlong_penalty(length: int, max_length: int, buffer: int, factor: float = 
 def _shape_overlong(trajs, config: DAPOConfig) -> None:
     "Penalise each overlong agent reply once: in the running scores from its turn on, and in the total."
     for t in trajs:
-        pens = [overlong_penalty(len(turn.token_ids or []), config.max_completion_length, config.overlong_buffer, config.overlong_penalty)
-                for turn in t.assistant_turns]
+        pens = [overlong_penalty(len(turn.token_ids or []), config.max_completion_length, config.overlong_buffer,
+                                 config.overlong_penalty) for turn in t.assistant_turns]
         if not pens: continue
-        t.turn_rewards = [r + sum(pens[:k + 1]) for k, r in enumerate(t.turn_rewards)]  # a score after turn k carries turns 1..k's penalties
+        t.turn_rewards = [r + sum(pens[:k + 1]) for k, r in enumerate(t.turn_rewards)]  # turns 1..k's penalties
         t.total_reward += sum(pens)
         t.metadata["overlong_penalty"] = sum(pens)
 
@@ -54,8 +52,12 @@ class DAPOTrajectoryGenerator(BaseTrajectoryGenerator):
     def draw(self, step: int, round_: int) -> list:
         "Scenarios of one rollout round: round 0 is the base generator's, later rounds draw afresh."
         if round_ == 0: return self.scenarios_for(step)
-        pool, rng = list(self.environment.scenarios), random.Random((self.config.seed * 1_000_003 + step) * 101 + round_)
-        return [s for s in (pool[rng.randrange(len(pool))] for _ in range(self.config.prompts_per_step)) for _ in range(self.config.num_generations)]
+        pool, rng = (
+            list(self.environment.scenarios),
+            random.Random((self.config.seed * 1_000_003 + step) * 101 + round_),
+        )
+        picked = [pool[rng.randrange(len(pool))] for _ in range(self.config.prompts_per_step)]
+        return [s for s in picked for _ in range(self.config.num_generations)]
 
 # %% ../../nbs/22_training.grpo_trainer.ipynb #c6b390d0
 @patch
@@ -67,30 +69,21 @@ def generate(self: DAPOTrajectoryGenerator, step: int) -> RolloutBatch:
         if self.sync is not None: self.agent.model = self.sync()
         trajs = self.rollout_groups(step, self.draw(step, round_), round_)
         _shape_overlong(trajs, c); sampled += len(trajs) // G
-        kept += _informative_groups(trajs, G) if c.dynamic_sampling else [trajs[i:i + G] for i in range(0, len(trajs), G)]
+        kept += (
+            _informative_groups(trajs, G) if c.dynamic_sampling else [trajs[i : i + G] for i in range(0, len(trajs), G)]
+        )
         if len(kept) >= c.prompts_per_step: break
     trajs = [t for g in kept[:c.prompts_per_step] for t in g]
-    rows = [row for i, t in enumerate(trajs) for row in trajectory_rows(t, i, self.agent)]
-    rewards = torch.tensor([t.total_reward for t in trajs])
-    adv = self.advantages_for(trajs, rows) if trajs else torch.zeros(0)
-    return RolloutBatch(trajs, rows, rewards, adv, time.perf_counter() - t0, groups_sampled=sampled)
+    return self.batch(
+        trajs, time.perf_counter() - t0, {"dapo/groups_sampled": sampled, "dapo/groups_kept": len(trajs) // G}
+    )
 
 # %% ../../nbs/22_training.grpo_trainer.ipynb #31e5527c
 class DAPOTrainer(BaseTrainer):
     "DAPO: clip-higher, token-mean loss, dynamic sampling, overlong reward shaping."
+    generator_class = DAPOTrajectoryGenerator
     def __init__(self, config: DAPOConfig | None = None, **kwargs):
-        super().__init__(config or DAPOConfig(), **kwargs)
-        if not isinstance(self.config, DAPOConfig): raise ValueError(f"DAPOTrainer needs a DAPOConfig, got {type(self.config).__name__}")
-        self.generator = DAPOTrajectoryGenerator(self.agent, self.environment, self.config, sync=self.manager.rollout_model)
-
-    def train_step(self) -> dict:
-        "A DAPO step; with no informative group the step only records that it was skipped."
-        t0 = time.perf_counter()
-        self.model.eval()
-        rb = self.generator.generate(self.step)
-        if not rb.rows:
-            self.step += 1
-            return {"train/skipped": 1.0, "dapo/groups_sampled": rb.groups_sampled, "dapo/groups_kept": 0,
-                    "time/rollout_seconds": rb.seconds, "time/step_seconds": time.perf_counter() - t0}
-        metrics = self.train_on(rb, t0)
-        return {**metrics, "dapo/groups_sampled": rb.groups_sampled, "dapo/groups_kept": len(rb.trajectories) // self.config.num_generations}
+        config = config or DAPOConfig()
+        if not isinstance(config, DAPOConfig):
+            raise ValueError(f"DAPOTrainer needs a DAPOConfig, got {type(config).__name__}")
+        super().__init__(config, **kwargs)

@@ -4,26 +4,39 @@
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #97acd4b0
 from __future__ import annotations
-import copy, time
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 from fastcore.basics import patch
 
 from ..core.models import load_causal_lm
-from .base_trainer import (BaseTrainer, RolloutBatch, TrainingRow, collate_rows, completion_logps,
-                                                   rollout_metrics, turn_returns)
+from stateset_agents.training.advantages import (
+    adaptive_lam,
+    conversation_gae,
+    conversation_slots,
+    masked_whiten,
+    token_scores,
+)
+from .base_trainer import BaseTrainer
 from .config import A2CConfig, PPOConfig, VAPOConfig  # defined in the configuration chapter
-from .distributed import all_sum, check_in_sync, gather_json, weighted_metrics
-from .losses import AGGREGATORS, clip_metrics, clipped_surrogate, clipped_value_loss, gae, masked_whiten
+from .distributed import all_sum, gather_json, weighted_metrics
+from stateset_agents.training.losses import (
+    AGGREGATORS,
+    clip_metrics,
+    clipped_surrogate,
+    clipped_value_loss,
+    masked_mean,
+)
+from .rollout import RolloutBatch
+from .rows import TrainingRow, collate_rows, completion_logps
 
 # %% auto #0
-__all__ = ['ValueFunction', 'build_critic', 'token_scores', 'conversation_gae', 'adaptive_lam', 'PPOTrainer', 'VAPOTrainer',
-           'A2CTrainer']
+__all__ = ['ValueFunction', 'build_critic', 'PPOTrainer', 'VAPOTrainer', 'A2CTrainer']
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #5276e2ac
 class ValueFunction(nn.Module):
-    "V(s_t) at each completion token: a linear head on the last hidden states of the policy, or of its own critic model."
+    "V(s_t) at each completion token: a linear head on the last hidden states of the policy, or of its own critic."
     def __init__(self,
                  hidden_size: int,  # width of the hidden states the head reads
                  critic: nn.Module | None = None):  # a causal LM whose hidden states to read; None: the policy's
@@ -48,57 +61,17 @@ def build_critic(
                          "the critic must read the same token ids")
     if not config.use_lora: return model.requires_grad_(True)
     from peft import LoraConfig, get_peft_model
-    return get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                                            target_modules=list(config.lora_target_modules), task_type="CAUSAL_LM"))
 
-# %% ../../nbs/22b_training.ppo_trainer.ipynb #0d442d7e
-def token_scores(
-    rows: list[TrainingRow],  # the batch's rows (one per agent turn)
-    trajectories: list,  # the conversations they come from
-    mask: torch.Tensor,  # (B, C) completion mask of the collated rows
-    reward_mode: str = "final",  # "final": the total on the conversation's last token; "per_turn": each turn's increment on its last token
-) -> torch.Tensor:  # (B, C) the reward at each agent token (0 on all but turn ends)
-    "Where each conversation's reward lands: on the last token of a turn."
-    last_turn = {}
-    for r in rows: last_turn[r.episode] = max(last_turn.get(r.episode, -1), r.turn)
-    out = torch.zeros_like(mask, dtype=torch.float32)
-    for i, r in enumerate(rows):
-        t = trajectories[r.episode]
-        if reward_mode == "per_turn": score = turn_returns(t.turn_rewards, t.total_reward, 0.0)[r.turn]  # gamma 0: the turn's own increment
-        else: score = t.total_reward if r.turn == last_turn[r.episode] else 0.0
-        out[i, int(mask[i].sum()) - 1] = score
-    return out
-
-def _conversation_slots(rows: list[TrainingRow], C: int) -> tuple[int, int]:
-    "(conversations, time steps per conversation) when each conversation's rows are laid end to end, C positions each."
-    return max(r.episode for r in rows) + 1, (max(r.turn for r in rows) + 1) * C
-
-def conversation_gae(
-    rewards: torch.Tensor,  # (B, C) rewards at each row's completion tokens
-    values: torch.Tensor,  # (B, C) values there
-    mask: torch.Tensor,  # (B, C) completion mask
-    rows: list[TrainingRow],  # which conversation and turn each row is
-    *,
-    gamma: float = 1.0,  # discount per agent token
-    lam: float | torch.Tensor = 0.95,  # GAE lambda, or one per conversation (E,)
-) -> tuple[torch.Tensor, torch.Tensor]:  # (advantages, returns), (B, C), 0 off the agent's tokens
-    "GAE over each conversation's agent tokens in order, across its turns."
-    C = rewards.shape[1]
-    E, T = _conversation_slots(rows, C)
-    def join(x):
-        out = x.new_zeros(E, T)
-        for i, r in enumerate(rows): out[r.episode, r.turn * C:(r.turn + 1) * C] = x[i]
-        return out
-    adv, ret = gae(join(rewards), join(values), join(mask.float()), gamma=gamma, lam=lam)
-    def split(y): return torch.stack([y[r.episode, r.turn * C:(r.turn + 1) * C] for r in rows])
-    return split(adv), split(ret)
-
-def adaptive_lam(
-    lengths: torch.Tensor,  # (E,) agent tokens per conversation
-    alpha: float = 0.05,  # VAPO's alpha
-) -> torch.Tensor:  # (E,) lambda per conversation, in [0, 1]
-    "VAPO's length-adaptive lambda, 1 - 1/(alpha * l), so that the sum of lambda^t over a conversation is about alpha * l."
-    return (1 - 1 / (alpha * lengths.float().clamp(min=1))).clamp(0.0, 1.0)
+    return get_peft_model(
+        model,
+        LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=list(config.lora_target_modules),
+            task_type="CAUSAL_LM",
+        ),
+    )
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #e9689fe7
 class PPOTrainer(BaseTrainer):
@@ -127,12 +100,13 @@ class PPOTrainer(BaseTrainer):
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #32606415
 @patch
-def logps_values(self: PPOTrainer,
-                 batch: dict,  # collated rows
-                 with_entropy: bool = False,  # also return the entropies
-                 train_body: bool = True,  # False: the value loss trains only the head (the policy's weights stay fixed)
-                 ) -> tuple[torch.Tensor, ...]:  # (B, C) log-probs [, entropies], values
-    "Per-token log-probabilities under the policy and values under the value function, in one pass when they share weights."
+def logps_values(
+    self: PPOTrainer,
+    batch: dict,  # collated rows
+    with_entropy: bool = False,  # also return the entropies
+    train_body: bool = True,  # False: the value loss trains only the head (the policy's weights stay fixed)
+) -> tuple[torch.Tensor, ...]:  # (B, C) log-probs [, entropies], values
+    "Per-token log-probabilities under the policy and values under the value function (one pass if they share weights)."
     c, v = self.config, self.value
     ent_grad = c.ent_coef > 0
     if v.critic is None:
@@ -143,34 +117,43 @@ def logps_values(self: PPOTrainer,
     return (*out, values) if with_entropy else (out, values)
 
 @patch
-def rollout_tensors(self: PPOTrainer,
-                    rb: RolloutBatch,  # the whole rollout batch
-                    batch: dict,  # `rows` collated
-                    rows: list[TrainingRow] | None = None,  # the rows to compute (whole conversations); None: all of `rb`'s
-                    ) -> dict[str, torch.Tensor]:  # per row of `batch`
-    "What stays fixed during a step's epochs: old log-probs and values, token rewards with the KL penalty, advantages, returns."
+def rollout_tensors(
+    self: PPOTrainer,
+    rb: RolloutBatch,  # the whole rollout batch
+    batch: dict,  # `rows` collated
+    rows: list[TrainingRow] | None = None,  # the rows to compute (whole conversations); None: all of `rb`'s
+) -> dict[str, torch.Tensor]:  # per row of `batch`
+    "What stays fixed during a step's epochs: old log-probs and values, token rewards with the KL, advantages, returns."
     c, mask, rows = self.config, batch["completion_mask"], rb.rows if rows is None else rows
     self.model.eval(); self.value.eval()
     with torch.no_grad():
         old_logps, old_values = self.logps_values(batch)
         kl = torch.zeros_like(mask)
         if c.beta > 0:
-            with self.manager.reference(): ref = completion_logps(self.model if c.use_lora else self.manager.model, batch, c.temperature)
+            with self.manager.reference():
+                ref = completion_logps(self.model if c.use_lora else self.manager.model, batch, c.temperature)
             kl = (old_logps - ref) * mask  # TRL's k1 estimate per token
     rewards = token_scores(rows, rb.trajectories, mask, c.reward_mode) - c.beta * kl
-    lengths = torch.zeros(_conversation_slots(rows, 1)[0]).index_add(0, torch.tensor([r.episode for r in rows]), mask.sum(1))  # per conversation slot of `conversation_gae`
+    lengths = torch.zeros(conversation_slots(rows, 1)[0]).index_add(
+        0, torch.tensor([r.episode for r in rows]), mask.sum(1)
+    )  # per conversation slot of `conversation_gae`
     lam = c.lam if c.lam_alpha is None else adaptive_lam(lengths, c.lam_alpha)
     adv, returns = conversation_gae(rewards, old_values, mask, rows, gamma=c.gamma, lam=lam)
-    if c.lam_critic is not None: returns = conversation_gae(rewards, old_values, mask, rows, gamma=c.gamma, lam=c.lam_critic)[1]
-    if c.whiten_advantages: adv = masked_whiten(adv, mask, total=all_sum) * mask  # over the whole batch, in every process
+    if c.lam_critic is not None:
+        returns = conversation_gae(rewards, old_values, mask, rows, gamma=c.gamma, lam=c.lam_critic)[1]
+    if c.whiten_advantages:
+        adv = masked_whiten(adv, mask, total=all_sum) * mask  # over the whole batch, in every process
     positive = torch.tensor([float(rb.trajectories[r.episode].total_reward >= c.positive_threshold) for r in rows])
-    return {"old_logps": old_logps, "old_values": old_values, "advantages": adv, "returns": returns, "kl": kl, "positive": positive}
+    return {
+        "old_logps": old_logps,
+        "old_values": old_values,
+        "advantages": adv,
+        "returns": returns,
+        "kl": kl,
+        "positive": positive,
+    }
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #cf5bbe69
-def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    "Mean of `x` over the positions where `mask` is 1 (a tensor, differentiable)."
-    return (x * mask).sum() / mask.sum().clamp(min=1)
-
 @patch
 def ratio(self: PPOTrainer, logps: torch.Tensor, old_logps: torch.Tensor) -> torch.Tensor:
     "The importance ratio of each token against the policy that sampled it."
@@ -180,79 +163,120 @@ def ratio(self: PPOTrainer, logps: torch.Tensor, old_logps: torch.Tensor) -> tor
 def surrogate(self: PPOTrainer, ratio: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
     "PPO's clipped surrogate loss per token."
     c = self.config
-    return clipped_surrogate(ratio, advantages, c.epsilon, c.epsilon if c.epsilon_high is None else c.epsilon_high, c.delta)
+    return clipped_surrogate(
+        ratio, advantages, c.epsilon, c.epsilon if c.epsilon_high is None else c.epsilon_high, c.delta
+    )
 
 @patch
 def value_loss(self: PPOTrainer, values, old_values, returns, mask) -> tuple[torch.Tensor, float]:
     "The (clipped, unless cliprange_value is None) value loss and the fraction of clipped steps."
-    if self.config.cliprange_value is None: return 0.5 * _masked_mean((values - returns) ** 2, mask), 0.0
+    if self.config.cliprange_value is None: return 0.5 * masked_mean((values - returns) ** 2, mask), 0.0
     return clipped_value_loss(values, old_values, returns, mask, self.config.cliprange_value)
 
 @patch
-def ppo_loss(self: PPOTrainer,
-             batch: dict,  # the minibatch's rows (this process's part of it)
-             fixed: dict,  # `rollout_tensors` sliced to the same rows
-             warmup: bool = False,  # VAPO's value pre-training: the value loss alone
-             shares: dict | None = None,  # this process's shares of the minibatch's normalisers (`minibatch_shares`); None: all 1
-             ) -> tuple[torch.Tensor, dict]:  # the loss (this process's share of it) and metrics
-    "The loss of one minibatch (`batch` and `fixed` sliced to its rows) and its metrics."
+def ppo_loss(
+    self: PPOTrainer,
+    batch: dict,  # the minibatch's rows (this process's part of it)
+    fixed: dict,  # `rollout_tensors` sliced to the same rows
+    warmup: bool = False,  # VAPO's value pre-training: the value loss alone
+    shares: dict
+    | None = None,  # this process's shares of the minibatch's normalisers (`minibatch_shares`); None: all 1
+) -> tuple[torch.Tensor, dict]:  # the loss (this process's share of it) and metrics
+    "The loss of one minibatch (`batch` and `fixed` sliced to its rows) and its metrics; 0 when this process has none."
+    if batch is None: return torch.zeros((), requires_grad=True), {}  # still joins the processes' gradient sum
     c, mask, s = self.config, batch["completion_mask"], shares or {"tokens": 1.0, "policy": 1.0, "positive": 1.0}
     self.model.train(); self.value.train()
     logps, entropy, values = self.logps_values(batch, with_entropy=True, train_body=not warmup)
     vf, vclip = self.value_loss(values, fixed["old_values"], fixed["returns"], mask)
-    ent = _masked_mean(entropy, mask)
+    ent = masked_mean(entropy, mask)
     m = {"train/value_loss": vf.item(), "train/value_clipfrac": vclip, "train/entropy": ent.item()}
     if warmup: return s["tokens"] * vf, m
     w, adv = self.ratio(logps, fixed["old_logps"]), fixed["advantages"]
-    pg = AGGREGATORS[c.loss_type](self.surrogate(w, adv), mask, max_completion_length=c.max_completion_length * c.max_turns,
-                                  sequence_ids=batch["sequence_ids"])
-    loss = s["policy"] * pg + s["tokens"] * c.vf_coef * vf - s["tokens"] * c.ent_coef * ent  # in one process: pg + vf_coef vf - ent_coef H
+    pg = AGGREGATORS[c.loss_type](
+        self.surrogate(w, adv),
+        mask,
+        max_completion_length=c.max_completion_length * c.max_turns,
+        sequence_ids=batch["sequence_ids"],
+    )
+    loss = (
+        s["policy"] * pg + s["tokens"] * c.vf_coef * vf - s["tokens"] * c.ent_coef * ent
+    )  # in one process: pg + vf_coef vf - ent_coef H
     if c.positive_lm_coef:
         pos = mask * fixed["positive"].unsqueeze(1)
-        nll = -_masked_mean(logps, pos)
+        nll = -masked_mean(logps, pos)
         loss = loss + s["positive"] * c.positive_lm_coef * nll
         m["train/positive_nll"] = nll.item()
     eps_hi = c.epsilon if c.epsilon_high is None else c.epsilon_high
     m.update(clip_metrics(w.detach(), adv, mask, c.epsilon, eps_hi), **{"train/policy_loss": pg.item(),
-             "train/approx_kl": 0.5 * _masked_mean((logps.detach() - fixed["old_logps"]) ** 2, mask).item()})
+             "train/approx_kl": 0.5 * masked_mean((logps.detach() - fixed["old_logps"]) ** 2, mask).item()})
     return loss, m
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #f7c6c89d
 @patch
-def train_on(self: PPOTrainer, rb: RolloutBatch, t0: float) -> dict[str, float]:
-    "The optimisation part of a PPO step on rollout batch `rb` (started at `t0`); in several processes, on this process's conversations."
-    c, keep = self.config, self.local_row_indices(rb)
+def advantages(self: PPOTrainer, rb: RolloutBatch) -> dict:
+    "GAE over this process's conversations, and what else stays fixed during the step's epochs."
+    keep = self.local_row_indices(rb)
     batch = collate_rows([rb.rows[i] for i in keep], self.tokenizer.pad_token_id)
-    mask = batch["completion_mask"]
     fixed = self.rollout_tensors(rb, batch, [rb.rows[i] for i in keep])
+    mask = batch["completion_mask"]
     per_row = torch.zeros(len(rb.rows)); per_row[keep] = (fixed["advantages"] * mask).sum(1) / mask.sum(1)
-    rb.advantages = all_sum(per_row)  # every row's mean advantage, for the inspector
-    self.last_rollout = rb
-    warmup = self.step < c.value_warmup_steps
-    metrics, logs, where = rollout_metrics(rb, c), [], {i: j for j, i in enumerate(keep)}  # row of rb -> row of batch
-    for _ in range(c.num_iterations):
-        perm = gather_json([torch.randperm(len(rb.rows)).tolist()])[0]  # the run's generator; rank 0's order in every process
-        for idx in torch.tensor(perm).chunk(c.num_mini_batches):
-            local = torch.tensor([where[i] for i in idx.tolist() if i in where], dtype=torch.long)
-            sub = ({k: v[local] for k, v in batch.items()}, {k: v[local] for k, v in fixed.items()}) if len(local) else (None, None)
-            shares = self.minibatch_shares(*sub)
-            loss, m = self.ppo_loss(*sub, warmup, shares) if len(local) else (torch.zeros((), requires_grad=True), {})
-            tokens = sub[0]["completion_mask"].sum().item() if len(local) else 0.0
-            m = {**self.global_metrics(m, shares, tokens, warmup), **self.optimizer_step(loss)}
-            logs.append(m)
-    metrics.update({k: sum(m[k] for m in logs) / len(logs) for k in logs[0]})
-    metrics.update(weighted_metrics({"train/kl": _masked_mean(fixed["kl"], mask).item(), "train/value_mean": _masked_mean(fixed["old_values"], mask).item()},
-                                    mask.sum().item()))
-    metrics.update({"train/explained_variance": _explained_variance(fixed["old_values"], fixed["returns"], mask, total=all_sum),
-                    "train/value_warmup": float(warmup), "train/learning_rate": self.scheduler.get_last_lr()[0],
-                    "time/step_seconds": time.perf_counter() - t0})
-    if self.world.size > 1: check_in_sync(list(self.trainable_parameters().values()))
-    self.step += 1
+    return {
+        "keep": keep,
+        "batch": batch,
+        "fixed": fixed,
+        "row_advantages": all_sum(per_row),
+    }  # mean per row, for `inspect`
+
+
+@patch
+def row_advantages(self: PPOTrainer, advantages: dict) -> torch.Tensor:
+    "Each row's mean token advantage, for the inspector."
+    return advantages["row_advantages"]
+
+@patch
+def update(self: PPOTrainer, rb: RolloutBatch, advantages: dict) -> dict[str, float]:
+    "Epochs of shuffled minibatches, each a clipped policy and value loss and an optimizer step; the averaged metrics."
+    c, fixed, mask = self.config, advantages["fixed"], advantages["batch"]["completion_mask"]
+    warmup, logs = self.step < c.value_warmup_steps, []
+    for epoch in range(c.num_iterations):
+        for mb, mb_fixed, shares, tokens in self.minibatches(rb, advantages):
+            loss, m = self.ppo_loss(mb, mb_fixed, warmup, shares)
+            logs.append({**self.global_metrics(m, shares, tokens, warmup), **self.optimizer_step(loss)})
+    metrics = {k: sum(m[k] for m in logs) / len(logs) for k in logs[0]}
+    metrics.update(
+        weighted_metrics(
+            {
+                "train/kl": masked_mean(fixed["kl"], mask).item(),
+                "train/value_mean": masked_mean(fixed["old_values"], mask).item(),
+            },
+            mask.sum().item(),
+        )
+    )
+    metrics.update({"train/value_warmup": float(warmup), "train/explained_variance":
+                    _explained_variance(fixed["old_values"], fixed["returns"], mask, total=all_sum)})
     return metrics
+
+@patch
+def minibatches(self: PPOTrainer,
+                rb: RolloutBatch,  # the whole rollout batch
+                advantages: dict,  # from `advantages`: this process's rows, collated, and their fixed tensors
+                ) -> Iterator[tuple[dict | None, dict | None, dict, float]]:  # (rows, fixed tensors, shares, tokens)
+    "One epoch's minibatches in rank 0's shuffled order, each cut to this process's rows (None where it holds none)."
+    batch, fixed = advantages["batch"], advantages["fixed"]
+    where = {i: j for j, i in enumerate(advantages["keep"])}  # row of rb -> row of this process's batch
+    perm = gather_json([torch.randperm(len(rb.rows)).tolist()])[0]  # the run's generator; rank 0's order everywhere
+    for idx in torch.tensor(perm).chunk(self.config.num_mini_batches):
+        local = torch.tensor([where[i] for i in idx.tolist() if i in where], dtype=torch.long)
+        mb = (
+            ({k: v[local] for k, v in batch.items()}, {k: v[local] for k, v in fixed.items()})
+            if len(local)
+            else (None, None)
+        )
+        yield *mb, self.minibatch_shares(*mb), mb[0]["completion_mask"].sum().item() if len(local) else 0.0
 
 # %% ../../nbs/22b_training.ppo_trainer.ipynb #fe58e2da
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, total=lambda s: s) -> float:
-    "1 - Var(returns - values) / Var(returns) over the agent's tokens (of all processes, with `total=all_sum`): 1 is perfect, 0 a constant."
+    "1 - Var(returns - values) / Var(returns) over the agent's tokens (all processes' with `total=all_sum`)."
     n = total(mask.sum()).clamp(min=1)
     def var(x):
         mean = total((x * mask).sum()) / n
@@ -262,15 +286,23 @@ def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch
 
 @patch
 def minibatch_shares(self: PPOTrainer, batch: dict | None, fixed: dict | None) -> dict[str, float]:
-    "This process's shares of a minibatch's normalisers: its tokens, the policy loss's unit (`loss_share`), its positive tokens."
+    "This process's shares of a minibatch's normalisers: tokens, the policy loss's (`loss_share`), positive tokens."
     if self.world.size == 1: return {"tokens": 1.0, "policy": 1.0, "positive": 1.0}
     mine = torch.zeros(2, dtype=torch.float64)
-    if batch is not None: mine = torch.stack([batch["completion_mask"].sum(), (batch["completion_mask"] * fixed["positive"].unsqueeze(1)).sum()]).double()
+    if batch is not None:
+        mine = torch.stack(
+            [batch["completion_mask"].sum(), (batch["completion_mask"] * fixed["positive"].unsqueeze(1)).sum()]
+        ).double()
     total = all_sum(mine)
     tok, pos = (mine / total.clamp(min=1)).tolist()
     return {"tokens": tok, "policy": self.loss_share(batch), "positive": pos}
 
-_SUMMED = {"train/policy_loss": "policy", "train/value_loss": "tokens", "train/positive_nll": "positive"}  # metrics that add up over processes
+_SUMMED = {
+    "train/policy_loss": "policy",
+    "train/value_loss": "tokens",
+    "train/positive_nll": "positive",
+}  # metrics that add up over processes
+
 
 @patch
 def global_metrics(self: PPOTrainer,
@@ -281,7 +313,11 @@ def global_metrics(self: PPOTrainer,
                    ) -> dict[str, float]:
     "A minibatch's metrics over all processes: the loss terms summed by their shares, the rest averaged by tokens."
     if self.world.size == 1: return m
-    keys = ["train/value_loss"] if warmup else [k for k in _SUMMED if k != "train/positive_nll" or self.config.positive_lm_coef]
+    keys = (
+        ["train/value_loss"]
+        if warmup
+        else [k for k in _SUMMED if k != "train/positive_nll" or self.config.positive_lm_coef]
+    )
     parts = all_sum(torch.tensor([m.get(k, 0.0) * shares[_SUMMED[k]] for k in keys], dtype=torch.float64)).tolist()
     return {**weighted_metrics({k: v for k, v in m.items() if k not in _SUMMED}, tokens), **dict(zip(keys, parts))}
 

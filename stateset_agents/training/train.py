@@ -10,8 +10,9 @@ from pathlib import Path
 
 import torch
 from ..core.checks import atomic_write_json, atomic_write_text, recover_dir, run_lock
-from .base_trainer import BaseTrainer, BaseTrainerConfig, prepare_output_dir, read_checkpoint, unfinished
-from .config import ALGORITHM_CONFIGS
+from .base_trainer import BaseTrainer
+from .checkpoints import prepare_output_dir, read_checkpoint, unfinished
+from .config import ALGORITHM_CONFIGS, BaseTrainerConfig
 from .distributed import barrier, init_distributed
 from .dpo_trainer import DPOTrainer
 from .grpo_trainer import DAPOTrainer, GRPOTrainer, GSPOTrainer
@@ -23,10 +24,22 @@ __all__ = ['TRAINERS', 'ALGORITHMS', 'TRAINER_ALGORITHMS', 'read_config_file', '
            'reward_figure', 'resume_settings', 'train']
 
 # %% ../../nbs/23_training.train.ipynb #64cc8b95
-TRAINERS = {"grpo": GRPOTrainer, "gspo": GSPOTrainer, "dapo": DAPOTrainer, "ppo": PPOTrainer, "vapo": VAPOTrainer, "a2c": A2CTrainer,
-            "dpo": DPOTrainer}
-ALGORITHMS = {name: (ALGORITHM_CONFIGS[name], trainer) for name, trainer in TRAINERS.items()}  # name -> (config class, trainer class)
-TRAINER_ALGORITHMS = {trainer.__name__: name for name, (_, trainer) in ALGORITHMS.items()}  # a checkpoint's trainer -> algorithm
+TRAINERS = {
+    "grpo": GRPOTrainer,
+    "gspo": GSPOTrainer,
+    "dapo": DAPOTrainer,
+    "ppo": PPOTrainer,
+    "vapo": VAPOTrainer,
+    "a2c": A2CTrainer,
+    "dpo": DPOTrainer,
+}
+ALGORITHMS = {
+    name: (ALGORITHM_CONFIGS[name], trainer) for name, trainer in TRAINERS.items()
+}  # name -> (config class, trainer class)
+TRAINER_ALGORITHMS = {
+    trainer.__name__: name for name, (_, trainer) in ALGORITHMS.items()
+}  # a checkpoint's trainer -> algorithm
+
 
 def read_config_file(
     path: str | None,  # a JSON file holding an object of config fields, or None
@@ -34,9 +47,12 @@ def read_config_file(
     "The config fields in a JSON file, or an error naming the file and what is wrong with it."
     if not path: return {}
     text = Path(path).read_text(encoding="utf-8")  # FileNotFoundError names the path
-    try: values = json.loads(text)
-    except json.JSONDecodeError as e: raise ValueError(f"config file {path} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
-    if not isinstance(values, dict): raise ValueError(f"config file {path} must hold a JSON object of config fields, got {type(values).__name__}")
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"config file {path} is not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a JSON object of config fields, got {type(values).__name__}")
     return values
 
 def make_config(
@@ -46,7 +62,8 @@ def make_config(
     **overrides,  # config fields that win over the file; None means "not given"
 ) -> BaseTrainerConfig:  # a validated config of the algorithm's class
     "Build an algorithm's config from defaults, `base`, a JSON file and overrides, in that order."
-    if algorithm not in ALGORITHMS: raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {tuple(ALGORITHMS)}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {tuple(ALGORITHMS)}")
     values = {**(base or {}), **read_config_file(config_file), **{k: v for k, v in overrides.items() if v is not None}}
     return ALGORITHMS[algorithm][0].from_dict(values)
 
@@ -69,20 +86,32 @@ class ProgressBar:
         self.bar = tqdm(total=total_steps, initial=self.start, desc="training", unit="step")
     def on_step(self, step: int, metrics: dict):
         self.bar.n = step
-        self.bar.set_postfix(reward=f"{metrics.get('train/reward', float('nan')):.3f}", loss=f"{metrics.get('train/loss', float('nan')):.4f}")
+        self.bar.set_postfix(
+            reward=f"{metrics.get('train/reward', float('nan')):.3f}",
+            loss=f"{metrics.get('train/loss', float('nan')):.4f}",
+        )
     def on_train_end(self):
         if self.bar is not None: self.bar.close()
 
 def reward_figure(history: list[dict], evals: dict | None = None):
-    "Training reward per step, held-out (and check) reward where the run evaluated, and held-out reward before and after."
+    "Training reward per step, held-out (and check) reward where the run evaluated, held-out reward before and after."
     import plotly.graph_objects as go
-    trained = [h for h in history if h.get("train/reward") is not None]  # a DAPO step with no informative group has none
+
+    trained = [
+        h for h in history if h.get("train/reward") is not None
+    ]  # a DAPO step with no informative group has none
     steps, mean = [h["step"] for h in trained], [h["train/reward"] for h in trained]
     fig = go.Figure([go.Scatter(x=steps, y=mean, mode="lines+markers", name="train reward (batch mean)")])
     for key, label in (("eval/reward", "held-out reward"), ("eval/check_reward", "held-out check reward")):
         at = [h for h in history if h.get(key) is not None]  # the steps that evaluated (config.eval_steps)
-        if at: fig.add_scatter(x=[h["step"] for h in at], y=[h[key] for h in at], mode="lines+markers", name=label, line_dash="dot")
-    for label, key, x in (("held-out before", "before", 0), ("held-out after", "after", history[-1]["step"] if history else 0)):
+        if at:
+            fig.add_scatter(
+                x=[h["step"] for h in at], y=[h[key] for h in at], mode="lines+markers", name=label, line_dash="dot"
+            )
+    for label, key, x in (
+        ("held-out before", "before", 0),
+        ("held-out after", "after", history[-1]["step"] if history else 0),
+    ):
         if evals and key in evals:
             fig.add_scatter(x=[x], y=[evals[key]["eval/reward"]], mode="markers", marker_size=12, name=label,
                             error_y=dict(type="data", array=[evals[key]["eval/reward_sem"]]))
@@ -98,11 +127,14 @@ def resume_settings(
     meta = read_checkpoint(resume)["meta"]  # every part checked (and nothing run) before any model loads
     saved = TRAINER_ALGORITHMS.get(meta.get("trainer"), "grpo")
     if algorithm and algorithm != saved:
-        raise ValueError(f"checkpoint {resume} was trained with {saved!r}, not {algorithm!r}; drop --algorithm or pass {saved!r}")
+        raise ValueError(
+            f"checkpoint {resume} was trained with {saved!r}, not {algorithm!r}; drop --algorithm or pass {saved!r}"
+        )
     return saved, {**meta["config"], "output_dir": str(Path(resume).parent)}, meta["step"]
 
 def train(
-    algorithm: str | None = None,  # grpo, gspo, dapo, ppo, vapo, a2c or dpo (default: grpo, or the resumed checkpoint's)
+    algorithm: str
+    | None = None,  # grpo, gspo, dapo, ppo, vapo, a2c or dpo (default: grpo, or the resumed checkpoint's)
     config_file: str | None = None,  # JSON file of config fields; flags override it
     resume: str | None = None,  # a checkpoint folder to continue from (its config is used unless overridden)
     overwrite: bool = False,  # replace a previous run's files in the output folder (default: refuse)
@@ -117,11 +149,18 @@ def train(
     algorithm = algorithm or "grpo"
     config = make_config(algorithm, config_file, base, **overrides)
     out, main = Path(config.output_dir), init_distributed().main  # under torchrun, rank 0 alone writes (and evaluates)
-    trackers = trackers_from(config.report_to, out, config.to_dict()) if main else []  # a missing tracker package fails here, before the model loads
-    with run_lock(out) if main else contextlib.nullcontext():  # one run per folder, from before the model loads until the last file is written
+    trackers = (
+        trackers_from(config.report_to, out, config.to_dict()) if main else []
+    )  # a missing tracker package fails here, before the model loads
+    with (
+        run_lock(out) if main else contextlib.nullcontext()
+    ):  # one run per folder, from before the model loads until the last file is written
         if main: recover_dir(out)  # first: a kill may have interrupted the last run at any point
         if resume and config.max_steps <= at and not unfinished(out, at, config.max_steps, resume):
-            raise ValueError(f"nothing to train: checkpoint {resume} is at step {at} and max_steps is {config.max_steps}; pass --max-steps above {at}")
+            raise ValueError(
+                f"nothing to train: checkpoint {resume} is at step {at} and max_steps is {config.max_steps}; "
+                f"pass --max-steps above {at}"
+            )
         if main: prepare_output_dir(out, at, resume, overwrite)  # before the model loads
         barrier()
         trainer = ALGORITHMS[algorithm][1](config, callbacks=[*(callbacks or []), *trackers])
@@ -131,5 +170,6 @@ def train(
         with tracking(trackers): trainer.train(overwrite=overwrite)
         if evaluate_policy and main: evals["after"] = evaluate(trainer)
         if main: atomic_write_json(out / "evaluation.json", evals)
-        if trainer.history and main: atomic_write_text(out / "reward.html", reward_figure(trainer.history, evals).to_html(include_plotlyjs=True))
+        if trainer.history and main:
+            atomic_write_text(out / "reward.html", reward_figure(trainer.history, evals).to_html(include_plotlyjs=True))
     return {"history": trainer.history, "evals": evals, "output_dir": str(out), "trainer": trainer}
