@@ -1,10 +1,10 @@
-"""The learned reward model against length alone on human-rated chit-chat: the full run of chapter 26, measured.
+"""The learned reward model against length alone on human-rated chit-chat: the full run of chapter 26b, measured.
 
     python benchmarks/reward_model_quality.py   # about 5 minutes on 2 cores
 
 Runs `reward_model_train()` with its defaults (the tuned preset; the same as `stateset-agents reward-model train`)
 on all 2,088 cleaned BYU chit-chat conversations, prints the held-out report and writes it, with each held-out
-prediction and rating and the head's training curve, to `benchmarks/results/reward_model_quality.json`. Chapter 26
+prediction and rating and the head's training curve, to `benchmarks/results/reward_model_quality.json`. Chapter 26b
 draws its figures from that file and checks its prose against it; the full run is too slow to repeat in every test
 run (encoding the conversations is most of its time), so it lives here, as the other measured claims do.
 
@@ -15,7 +15,7 @@ import json, tempfile, time
 from pathlib import Path
 
 from stateset_agents.core.checks import atomic_write_text
-from stateset_agents.training.transformer_reward_model import reward_model_train
+from stateset_agents.training.reward_model_commands import reward_model_train
 
 OUT = Path(__file__).parent / "results" / "reward_model_quality.json"
 

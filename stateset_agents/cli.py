@@ -8,59 +8,34 @@ import argparse, random, sys, time
 from pathlib import Path
 
 from .core.checks import atomic_write_json
-from .core.trajectory import MultiTurnTrajectory, save_trajectories
+from .core.trajectory import MultiTurnTrajectory, format_trajectory, mean_sem, save_trajectories
 
 # %% auto #0
-__all__ = ['SCENARIO_SETS', 'REWARD_MODEL_HELP', 'SERVICE_COMMANDS', 'USER_ERRORS', 'format_trajectory', 'pick_scenarios',
-           'rollout', 'serve_command', 'is_url', 'local_engine', 'reply_streamer', 'chat_loop', 'chat_command',
-           'evaluate_command', 'evaluation_agent', 'reward_table', 'format_reward_table', 'sweep_command',
-           'train_command', 'build_parser', 'main']
-
-# %% ../nbs/30_cli.ipynb #c455c3d3
-def _indent(text: str, width: int = 10) -> str:
-    "Indent continuation lines of `text` under a speaker label."
-    return text.replace("\n", "\n" + " " * width)
-
-def format_trajectory(
-    traj: MultiTurnTrajectory,  # a scored conversation
-    title: str = "",  # a heading line, e.g. "episode 1/3"
-) -> str:  # a readable transcript with per-turn and total rewards
-    "Render a trajectory as a transcript with its rewards."
-    meta = traj.metadata
-    lines = [f"=== {title} scenario {meta.get('scenario_id', '?')} ({meta.get('domain', '?')}), ended by {meta.get('ended_by', '?')}"]
-    for turn in traj.turns:
-        if turn.role == "system": continue
-        who = "agent" if turn.role == "assistant" else "customer" if turn.role == "user" else turn.role
-        reward = f"   [reward {turn.reward:.3f}]" if turn.reward is not None else ""
-        lines.append(f"{who + ':':<10}{_indent(turn.content or '(empty reply)')}{reward}")
-    breakdown = meta.get("reward_breakdown") or {}  # top-level parts only; "name/part" keys are their components
-    parts = ", ".join(f"{k.removesuffix('Reward').lower()} {v:.2f}" for k, v in breakdown.items() if "/" not in k)
-    lines.append(f"per-turn rewards: {[round(r, 3) for r in traj.turn_rewards]}   total reward: {traj.total_reward:.3f}"
-                 + (f"   ({parts})" if parts else ""))
-    return "\n".join(lines)
+__all__ = ['REWARD_MODEL_HELP', 'SERVICE_COMMANDS', 'USER_ERRORS', 'pick_scenarios', 'rollout', 'serve_command', 'is_url',
+           'local_engine', 'reply_streamer', 'chat_loop', 'chat_command', 'evaluate_command', 'evaluation_agent',
+           'reward_table', 'format_reward_table', 'sweep_command', 'train_command', 'build_parser', 'main']
 
 # %% ../nbs/30_cli.ipynb #e677dcfe
-SCENARIO_SETS = ("customer_service", "tau2-airline", "tau2-retail")  # what `--scenarios` accepts
-
-def pick_scenarios(name: str, split: str | None, num_episodes: int, seed: int) -> list:
-    "`num_episodes` scenarios from the named set and split, shuffled by `seed`; the set repeats when it is smaller."
-    from stateset_agents.core.scenarios import customer_service_scenarios, load_tau2_scenarios
-    if name not in SCENARIO_SETS: raise ValueError(f"unknown scenario set {name!r}; choose one of {SCENARIO_SETS}")
-    pool = customer_service_scenarios(split) if name == "customer_service" else load_tau2_scenarios(name.split("-")[1], split)
+def pick_scenarios(
+    pool: list,  # the scenarios to draw from (see `load_scenarios`)
+    num_episodes: int,  # conversations to run, at least 1
+    seed: int,  # shuffles the order
+) -> list:  # `num_episodes` scenarios
+    "`num_episodes` scenarios from `pool`, shuffled by `seed`; the pool repeats when it is smaller."
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"num_episodes must be an integer >= 1, got {num_episodes!r}")
     pool = list(pool)
-    if not pool: raise ValueError(f"scenario set {name!r} has no scenarios in split {split!r}")
     random.Random(seed).shuffle(pool)
     return [pool[i % len(pool)] for i in range(num_episodes)]  # more episodes than scenarios: each is played again
 
 # %% ../nbs/30_cli.ipynb #dac8f469
 def rollout(
     model: str = "SmolLM2-135M-Instruct",  # policy: a built-in name, Hugging Face id, local folder or training checkpoint (a LoRA adapter folder)
-    scenarios: str = "customer_service",  # scenario set: customer_service, tau2-airline or tau2-retail
-    split: str | None = "test",  # scenario split: train, test, or None for all
+    scenarios: str = "customer_service",  # a built-in scenario set or a JSONL file of scenarios
+    split: str = "test",  # the scenarios' split ("train", "test" or "all")
     num_episodes: int = 3,  # conversations to run
     max_turns: int = 3,  # agent replies per conversation at most
+    reward: str | None = None,  # a reward spec (default: the scenario set's)
     max_new_tokens: int = 64,  # cap on each reply, in tokens
     temperature: float = 0.7,  # sampling temperature (0 = greedy)
     seed: int = 0,  # seeds scenario choice and sampling
@@ -70,9 +45,9 @@ def rollout(
     "Run scored multi-turn conversations between a policy and simulated customers."
     from stateset_agents.core.agent import AgentConfig, MultiTurnAgent
     from stateset_agents.core.environment import ConversationEnvironment
-    from stateset_agents.core.reward import create_customer_service_reward
-    picked = pick_scenarios(scenarios, split, num_episodes, seed)
-    env = ConversationEnvironment(picked, max_turns=max_turns, reward_fn=create_customer_service_reward())
+    from stateset_agents.training.task import build_reward, default_reward, load_scenarios
+    picked = pick_scenarios(load_scenarios(scenarios, split), num_episodes, seed)
+    env = ConversationEnvironment(picked, max_turns=max_turns, reward_fn=build_reward(reward or default_reward(scenarios)))
     t0 = time.perf_counter()
     agent = MultiTurnAgent(AgentConfig(model_name=model, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed))
     t1 = time.perf_counter()
@@ -94,22 +69,32 @@ def serve_command(
     port: int = 8000,  # TCP port
     api_keys_file: str | None = None,  # a file of accepted API keys, one per line (also read: $STATESET_AGENTS_API_KEYS)
     auth: bool = True,  # require an API key (--no-auth: accept requests without one; only with a loopback --host)
+    allowed_hosts: str | None = None,  # comma-separated Host names served besides --host and loopback (DNS rebinding)
     data_dir: str = ".",  # models, checkpoints and files that requests and jobs name must lie in this folder
     rate_limit: str = "600/minute",  # requests per key ("10/second", "600/minute")
     cors_origins: str | None = None,  # comma-separated browser origins allowed to call the API (default: CORS off)
     max_batch_rows: int = 32,  # choices decoded together at most
     max_queue: int = 64,  # requests waiting at most; more get 503 with Retry-After
     max_running_jobs: int = 1,  # training jobs that run at once
+    max_queued_jobs: int = 16,  # training jobs waiting at most; more get 503
+    operator_keys_file: str | None = None,  # a file of keys that see all jobs (also: $STATESET_AGENTS_OPERATOR_KEYS)
+    judge_urls: str | None = None,  # comma-separated judge URLs that jobs may name in rewards; none unless given
+    job_limits: str | None = None,  # upper bounds on job config fields, e.g. "max_steps=20000,num_generations=16"
 ) -> None:
     "Serve a model over an OpenAI-compatible API, with training jobs and Prometheus metrics, until interrupted."
-    from stateset_agents.api.server import ServerSettings, new_api_key, read_api_keys, serve
-    keys = read_api_keys(api_keys_file)
-    if not keys and auth:
-        keys = [new_api_key()]
-        print(f"API key (shown once; send it as 'Authorization: Bearer KEY'):\n    {keys[0]}", flush=True)
+    from stateset_agents.api.jobs import parse_limits
+    from stateset_agents.api.server import OPERATOR_KEYS_ENV, ServerSettings, new_api_key, read_api_keys, serve
+    keys, operators = read_api_keys(api_keys_file), read_api_keys(operator_keys_file, variable=OPERATOR_KEYS_ENV)
+    if not keys and not operators and auth:
+        operators = [new_api_key()]  # whoever starts the server is its operator
+        print(f"API key (shown once; send it as 'Authorization: Bearer KEY'):\n    {operators[0]}", flush=True)
     origins = [o.strip() for o in (cors_origins or "").split(",") if o.strip()]
+    hosts = [h.strip() for h in (allowed_hosts or "").split(",") if h.strip()]
     settings = ServerSettings(model=model, data_dir=data_dir, api_keys=keys, no_auth=not auth, host=host, rate_limit=rate_limit,
-                              cors_origins=origins, max_batch_rows=max_batch_rows, max_queue=max_queue, max_running_jobs=max_running_jobs)
+                              allowed_hosts=hosts, cors_origins=origins, max_batch_rows=max_batch_rows,
+                              max_queue=max_queue, max_running_jobs=max_running_jobs, max_queued_jobs=max_queued_jobs,
+                              operator_keys=operators, job_limits=parse_limits(job_limits),
+                              judge_urls=[u.strip() for u in (judge_urls or "").split(",") if u.strip()])
     print(f"serving {settings.served_name!r} at http://{host}:{port}/v1 (API docs /docs, metrics /metrics)", flush=True)
     serve(settings, port)
 
@@ -213,20 +198,15 @@ def evaluation_agent(target: str, max_tokens: int, temperature: float, seed: int
     return MultiTurnAgent(AgentConfig(model_name=target, max_new_tokens=max_tokens, temperature=temperature, seed=seed), model, tokenizer)
 
 # %% ../nbs/30_cli.ipynb #99fe84ea
-def _mean_sem(xs: list[float]) -> dict:
-    "Mean and standard error of `xs`."
-    m = sum(xs) / len(xs)
-    sem = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1) / len(xs)) ** 0.5 if len(xs) > 1 else float("nan")
-    return {"mean": m, "sem": sem}
-
 def reward_table(
     trajectories: list[MultiTurnTrajectory],  # scored conversations
 ) -> dict:  # {"conversations", "reward", "reward_sem", "components": {name: {"mean", "sem"}}}
     "Mean total reward and the mean of each reward component over scored conversations."
-    total = _mean_sem([t.total_reward for t in trajectories])
-    names = sorted({k for t in trajectories for k in t.metadata.get("reward_breakdown", {})})
-    parts = {n: _mean_sem([t.metadata["reward_breakdown"][n] for t in trajectories if n in t.metadata.get("reward_breakdown", {})]) for n in names}
-    return {"conversations": len(trajectories), "reward": total["mean"], "reward_sem": total["sem"], "components": parts}
+    total = mean_sem([t.total_reward for t in trajectories])
+    breakdowns = [t.metadata.get("reward_breakdown", {}) for t in trajectories]
+    names = sorted({k for b in breakdowns for k in b})
+    parts = {n: dict(zip(("mean", "sem"), mean_sem([b[n] for b in breakdowns if n in b]))) for n in names}
+    return {"conversations": len(trajectories), "reward": total[0], "reward_sem": total[1], "components": parts}
 
 def format_reward_table(table: dict, title: str) -> str:
     "The table as aligned text."
@@ -279,15 +259,20 @@ def _config_type(annotation: str):
         if a.startswith(name): return kind, None
     raise TypeError(f"no command-line type for config annotation {annotation!r}")
 
-def _add_config_options(parser: argparse.ArgumentParser, config_fields: list) -> None:
-    "One `--flag` per config field (every algorithm's, see `all_config_fields`), help from its docments; unset flags stay None."
+def _add_config_options(
+    parser: argparse.ArgumentParser,  # the (sub)command's parser
+    config_fields: list,  # dataclass fields, one flag each (`train`: every algorithm's, see `all_config_fields`)
+    classes: list | None = None,  # the config classes whose docments give the help; None: every algorithm's config
+    title: str = "config fields (override the config file; defaults depend on --algorithm)",  # the group's title
+) -> None:
+    "One `--flag` per config field, help from its docments; unset flags stay None."
     from fastcore.docments import docments
     from stateset_agents.training.config import ALGORITHM_CONFIGS
     docs = {}
-    for cls in ALGORITHM_CONFIGS.values():
+    for cls in classes or ALGORITHM_CONFIGS.values():
         for k in cls.__mro__[:-1]:  # a subclass's docments leave inherited fields None: read each class that defines them
             docs.update({name: d for name, d in docments(k).items() if d and name not in docs})
-    group = parser.add_argument_group("config fields (override the config file; defaults depend on --algorithm)")
+    group = parser.add_argument_group(title)
     for f in config_fields:
         kind, nargs = _config_type(f.type)
         flag = "--" + f.name.replace("_", "-")
@@ -316,6 +301,18 @@ def train_command(
 
 # %% ../nbs/30_cli.ipynb #fa45ee39
 REWARD_MODEL_HELP = "Train or evaluate a learned reward model."
+
+def _add_reward_model_options(rm) -> None:
+    "`reward-model train|eval`: their parameters, and `train`'s model and training options from `RewardTrainingConfig`."
+    from stateset_agents.training.reward_model_commands import (reward_model_eval, reward_model_train,
+                                                                train_option_fields)
+    from stateset_agents.training.transformer_reward_model import RewardTrainingConfig
+    train = rm.add_parser("train", help=reward_model_train.__doc__, description=reward_model_train.__doc__)
+    _add_options(train, reward_model_train)
+    _add_config_options(train, train_option_fields(), [RewardTrainingConfig],
+                        "model and training options (default: RewardTrainingConfig.tuned())")
+    _add_options(rm.add_parser("eval", help=reward_model_eval.__doc__, description=reward_model_eval.__doc__),
+                 reward_model_eval)
 SERVICE_COMMANDS = {"serve": serve_command, "chat": chat_command, "evaluate": evaluate_command,
                     "sweep": sweep_command}  # options from each signature; each imports its machinery (torch) only when run
 
@@ -328,7 +325,7 @@ def build_parser(
 ) -> argparse.ArgumentParser:
     "The `stateset-agents` argument parser; building it imports no torch unless the command is reward-model."
     from stateset_agents.training.config import ALGORITHM_CONFIGS, all_config_fields  # torch-free
-    from stateset_agents.training.reward_calibration import calibrate
+    from stateset_agents.training.task import calibrate
     parser = argparse.ArgumentParser(prog="stateset-agents", description="Train and evaluate multi-turn conversational agents.")
     parser.add_argument("--debug", action="store_true", help="on an error, show the full traceback instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -338,9 +335,7 @@ def build_parser(
     _add_config_options(train_parser, all_config_fields())
     rm = sub.add_parser("reward-model", help=REWARD_MODEL_HELP, description=REWARD_MODEL_HELP).add_subparsers(dest="action", required=True)
     if _command_of(sys.argv[1:] if argv is None else argv) == "reward-model":  # its options need the model code (torch)
-        from stateset_agents.training.transformer_reward_model import reward_model_eval, reward_model_train
-        for name, fn in (("train", reward_model_train), ("eval", reward_model_eval)):
-            _add_options(rm.add_parser(name, help=fn.__doc__, description=fn.__doc__), fn)
+        _add_reward_model_options(rm)
     else:
         for name in ("train", "eval"): rm.add_parser(name)
     _add_options(sub.add_parser("calibrate", help=calibrate.__doc__, description=calibrate.__doc__), calibrate)
@@ -357,11 +352,12 @@ def _run(args: dict) -> int:
         rollout(**args)
     elif command == "train": train_command(**{k: v for k, v in args.items() if v is not None})
     elif command == "reward-model":
-        from stateset_agents.training.transformer_reward_model import reward_model_eval, reward_model_train
-        (reward_model_train if action == "train" else reward_model_eval)(**args)
+        from stateset_agents.training.reward_model_commands import reward_model_eval, reward_model_train
+        command_fn = reward_model_train if action == "train" else reward_model_eval
+        command_fn(**{k: v for k, v in args.items() if v is not None})  # unset options keep their defaults
     elif command in SERVICE_COMMANDS: SERVICE_COMMANDS[command](**args)
     elif command == "calibrate":
-        from stateset_agents.training.reward_calibration import calibrate
+        from stateset_agents.training.task import calibrate
         calibrate(**args)
     return 0
 

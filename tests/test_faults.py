@@ -99,3 +99,61 @@ def test_one_run_per_folder(tmp_path):
     first.send_signal(signal.SIGKILL); first.wait()
     third = start([*RUN, "--output-dir", str(out), "--max-steps", "1", "--overwrite"])  # the lock died with its holder
     assert third.wait() == 0, third.stderr.read()
+
+def serve(data: Path, key: str, port: int) -> subprocess.Popen:
+    "Start `stateset-agents serve --model tiny` on 127.0.0.1:`port` with one key; return once it is ready."
+    import httpx
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "STATESET_AGENTS_API_KEYS": key}
+    log = open(data / f"serve-{port}.log", "ab")
+    p = subprocess.Popen([CLI, "serve", "--model", "tiny", "--port", str(port), "--data-dir", str(data)], env=env,
+                         stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200: return p
+        except httpx.TransportError: pass
+        assert p.poll() is None, (data / f"serve-{port}.log").read_text()
+        time.sleep(0.1)
+    raise AssertionError("the server did not get ready")
+
+def running(config: Path) -> list[int]:
+    "Pids of live processes whose command line names `config` (a job's config.json)."
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try: args, stat = (proc / "cmdline").read_bytes().split(b"\0"), (proc / "stat").read_text()
+        except OSError: continue
+        if str(config).encode() in args and stat.rsplit(")", 1)[1].split()[0] != "Z": found.append(int(proc.name))
+    return found
+
+@pytest.mark.slow
+def test_a_killed_server_leaves_no_orphan(tmp_path):
+    "kill -9 the server mid-job: its training process dies with it, the restarted server's record agrees, checkpoints load."
+    import httpx
+    from stateset_agents.api.engine import load_served_model
+    from stateset_agents.api.server import free_port
+    from stateset_agents.training.checkpoints import read_checkpoint
+    key = "fault-key-0123456789abcdef"
+    auth, port = {"Authorization": f"Bearer {key}"}, free_port()
+    server = serve(tmp_path, key, port)
+    try:
+        config = {"model_name": "tiny", "num_generations": 2, "prompts_per_step": 1, "max_completion_length": 4,
+                  "max_steps": 500, "save_steps": 1}
+        job = httpx.post(f"http://127.0.0.1:{port}/v1/jobs", headers=auth, json={"config": config}).json()
+        out, deadline = Path(job["output_dir"]), time.time() + 180
+        while logged(out) < 2 and time.time() < deadline: time.sleep(0.1)
+        child = json.loads((out / "job.json").read_text())["pid"]
+        assert logged(out) >= 2 and os.getpgid(child) == child  # training, in its own process group
+    finally:
+        server.send_signal(signal.SIGKILL); server.wait()
+    deadline = time.time() + 30
+    while running(out / "config.json") and time.time() < deadline: time.sleep(0.1)
+    assert running(out / "config.json") == [], "the training process outlived its server"
+    steps = logged(out)
+    port = free_port()
+    server = serve(tmp_path, key, port)
+    try: record = httpx.get(f"http://127.0.0.1:{port}/v1/jobs/{job['id']}", headers=auth).json()
+    finally: server.terminate(); server.wait(30)
+    assert record["status"] == "failed" and record["error"].startswith("interrupted"), record
+    time.sleep(1); assert logged(out) == steps  # nothing trains on unseen
+    latest = checkpoints(out)[-1]
+    assert read_checkpoint(latest)["meta"]["step"] >= 1
+    load_served_model(str(latest.relative_to(tmp_path)), tmp_path)  # whole and servable

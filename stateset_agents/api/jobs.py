@@ -4,27 +4,42 @@
 
 # %% ../../nbs/32_api.jobs.ipynb #4e31d895
 from __future__ import annotations
-import asyncio, json, os, re, sys, time, uuid, warnings
+import asyncio, ctypes, functools, json, logging, os, re, signal, sys, time, uuid, warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from fastcore.basics import patch
 from .engine import BUILTIN_MODELS, confined
-from ..core.checks import atomic_write_json, check, is_int
-from ..training.config import BUILTIN_REWARDS, SCENARIO_SETS, parse_reward_spec
+from ..core.checks import atomic_write_json, check, is_int, json_safe
+from ..training.config import BUILTIN_REWARDS, SCENARIO_SETS, judge_endpoint, parse_reward_spec
 from ..training.train import ALGORITHMS, make_config
 
 # %% auto #0
-__all__ = ['JOB_STATES', 'FINAL_STATES', 'confine_config', 'Job', 'JobManager', 'read_new_lines']
+__all__ = ['JOB_STATES', 'FINAL_STATES', 'REWARD_FIELDS', 'JOB_LIMITS', 'CHILD_ENV', 'PR_SET_PDEATHSIG', 'JobConfigError',
+           'confine_config', 'judge_urls', 'check_judges', 'check_limits', 'parse_limits', 'child_env', 'redact', 'Job',
+           'utf8_safe', 'JobManager', 'job_processes', 'stop_processes', 'JobQueueFull', 'read_new_lines']
 
 # %% ../../nbs/32_api.jobs.ipynb #2d73830a
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")  # a job's life; the last three are final
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 
+class JobConfigError(ValueError):
+    "A job config refused: the message says why, `field` names the config field."
+    def __init__(self, field: str, message: str): super().__init__(message); self.field = field
+
 def _reward_paths(spec: str | None) -> list[str]:
     "The learned:PATH paths of a reward spec."
-    return [n.removeprefix("learned:") for n, _ in parse_reward_spec(spec)] if spec else []
+    return [n.removeprefix("learned:") for n, _ in parse_reward_spec(spec) if n.startswith("learned:")] if spec else []
+
+def _existing(path: Path, field: str, value: str, model: bool = False) -> str:
+    "`path` as a string, or a JobConfigError when it is missing (or, for a model, holds no model)."
+    if not path.exists():
+        raise JobConfigError(field, f"config.{field} {value!r}: no such file or folder in the data folder")
+    if model and not any((path / f).is_file() for f in ("config.json", "adapter_config.json")):
+        raise JobConfigError(field, f"config.{field} {value!r} is not a model: use one of {', '.join(BUILTIN_MODELS)}, "
+                                    "or a folder written by save_pretrained (with config.json) in the data folder")
+    return str(path)
 
 def confine_config(
     config: dict,  # config fields of a job request
@@ -33,11 +48,15 @@ def confine_config(
     "Check and resolve the file paths a job's config names; refuse `output_dir` (the server chooses it)."
     if "output_dir" in config: raise PermissionError("output_dir is chosen by the server (the job's own folder); remove it")
     out = dict(config)
-    def fix(field, value): return str(confined(value, data_dir, field))
-    if out.get("model_name") not in (None, *BUILTIN_MODELS): out["model_name"] = fix("model_name", out["model_name"])
-    if out.get("critic_model") not in (None, *BUILTIN_MODELS): out["critic_model"] = fix("critic_model", out["critic_model"])
-    if out.get("scenarios") not in (None, "customer_service", *SCENARIO_SETS): out["scenarios"] = fix("scenarios", out["scenarios"])
-    if out.get("calibration") not in (None, "none", "running"): out["calibration"] = fix("calibration", out["calibration"])
+    def fix(field, value, model=False): return _existing(confined(value, data_dir, field), field, value, model)
+    if out.get("model_name") not in (None, *BUILTIN_MODELS):
+        out["model_name"] = fix("model_name", out["model_name"], True)
+    if out.get("critic_model") not in (None, *BUILTIN_MODELS):
+        out["critic_model"] = fix("critic_model", out["critic_model"], True)
+    if out.get("scenarios") not in (None, "customer_service", *SCENARIO_SETS):
+        out["scenarios"] = fix("scenarios", out["scenarios"])
+    if out.get("calibration") not in (None, "none", "running"):
+        out["calibration"] = fix("calibration", out["calibration"])
     if out.get("pairs") is not None: out["pairs"] = fix("pairs", out["pairs"])
     for key in ("reward", "check_reward", "reward_fallback"):
         spec = out.get(key)
@@ -45,6 +64,84 @@ def confine_config(
             for p in _reward_paths(spec): spec = spec.replace(f"learned:{p}", f"learned:{fix(key, p)}")
             out[key] = spec
     return out
+
+# %% ../../nbs/32_api.jobs.ipynb #a12f0c04
+REWARD_FIELDS = ("reward", "check_reward", "reward_fallback")  # config fields that hold a reward spec
+
+def judge_urls(
+    spec: str | None,  # a reward spec
+) -> list[str]:  # the URL of each judge:URL part
+    "The judge URLs a reward spec calls."
+    return [n.removeprefix("judge:") for n, _ in parse_reward_spec(spec) if n.startswith("judge:")] if spec else []
+
+def check_judges(
+    config: dict,  # config fields of a job request
+    allowed: list[str] | tuple = (),  # the operator's judge URLs
+) -> None:
+    "A JobConfigError naming the field and the URL of the first judge that is not on the allowlist."
+    bases = {judge_endpoint(u)[0] for u in allowed}
+    for key in REWARD_FIELDS:
+        spec = config.get(key)
+        for url in judge_urls(spec if isinstance(spec, str) else None):
+            if judge_endpoint(url)[0] not in bases:
+                raise JobConfigError(key, f"config.{key}: judge URL {url!r} is not allowed on this server; "
+                                          "its operator allows judges with `serve --judge-urls URL,...`")
+
+# %% ../../nbs/32_api.jobs.ipynb #a12f0c07
+JOB_LIMITS = {  # the largest value a job through the API may give each field (ServerSettings.job_limits overrides)
+    "max_steps": 10_000, "num_generations": 64, "prompts_per_step": 64, "max_completion_length": 4096,
+    "max_turns": 32, "num_iterations": 32, "num_mini_batches": 64, "eval_samples": 256, "torch_threads": 64,
+    "lora_r": 512, "max_resample_rounds": 16, "value_warmup_steps": 10_000, "warmup_steps": 10_000,
+    "overlong_buffer": 4096}
+
+def check_limits(
+    config: dict,  # config fields of a job request
+    limits: dict,  # field -> largest value allowed
+) -> None:
+    "A JobConfigError naming the first numeric field over its limit."
+    for key, most in limits.items():
+        value = config.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not value <= most:
+            raise JobConfigError(key, f"config.{key}={value} is over this server's limit of {most} "
+                                      "(its operator sets limits with `serve --job-limits`)")
+
+def parse_limits(
+    text: str | None,  # "field=N,field=N", e.g. "max_steps=20000,num_generations=16"
+) -> dict:  # JOB_LIMITS with those fields changed
+    "Job limits from the `serve --job-limits` notation."
+    out = dict(JOB_LIMITS)
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, _, value = part.partition("=")
+        if key.strip() not in JOB_LIMITS or not value.strip().isdigit():
+            raise ValueError(f"job limit {part!r}: use FIELD=INTEGER with FIELD one of {', '.join(JOB_LIMITS)}")
+        out[key.strip()] = int(value)
+    return out
+
+# %% ../../nbs/32_api.jobs.ipynb #a12f0c10
+CHILD_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV",
+             "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "TORCH_HOME",
+             "XDG_CACHE_HOME", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM", "CUDA_VISIBLE_DEVICES",
+             "STATESET_AGENTS_CACHE")  # the variables a training process inherits (and LC_*)
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.I)
+
+def child_env(
+    environ: dict | None = None,  # the server's environment (default: os.environ)
+) -> dict:  # the training process's environment
+    "The allowlisted part of the server's environment, unbuffered."
+    env = os.environ if environ is None else environ
+    keep = {k: v for k, v in env.items() if (k in CHILD_ENV or k.startswith("LC_")) and not _SECRET_NAME.search(k)}
+    return {**keep, "PYTHONUNBUFFERED": "1"}
+
+def redact(
+    text: str,  # e.g. a log's last lines
+    secrets: list[str] | tuple = (),  # values to mask, besides those of the environment's secret-named variables
+    environ: dict | None = None,  # default: os.environ
+) -> str:  # `text` with each secret replaced by "[redacted]"
+    "Mask secrets in a text the API shows."
+    env = os.environ if environ is None else environ
+    for s in [*secrets, *(part for k, v in env.items() if _SECRET_NAME.search(k) for part in v.split(","))]:
+        if len(s.strip()) >= 8: text = text.replace(s.strip(), "[redacted]")
+    return text
 
 # %% ../../nbs/32_api.jobs.ipynb #fa8d06d2
 @dataclass
@@ -61,9 +158,10 @@ class Job:
     finished: float | None = None
     pid: int | None = None  # its process while running
     returncode: int | None = None  # its exit status once ended
-    error: str | None = None  # why it failed (the last lines of its log)
+    error: str | None = None  # why it failed (the last lines of its log, short, secrets masked)
     step: int = 0  # the last step in its metrics.jsonl
     metrics: dict = field(default_factory=dict)  # that step's metrics
+    owner: str | None = None  # the key id that created it (None: an older record, seen by operators only)
 
     def save(self) -> None:
         "Write the record to `output_dir/job.json`, atomically."
@@ -71,15 +169,28 @@ class Job:
 
     @classmethod
     def load(cls, folder: Path) -> "Job":
-        "The record in `folder/job.json`."
-        return cls(**json.loads((folder / "job.json").read_text(encoding="utf-8")))
+        "The record in `folder/job.json`, or a ValueError when it is not a whole record of that folder's job."
+        job = cls(**json.loads((folder / "job.json").read_text(encoding="utf-8")))
+        if job.id != folder.name or job.status not in JOB_STATES or not isinstance(job.created, (int, float)):
+            raise ValueError(f"{folder / 'job.json'} is not the record of job {folder.name!r}")
+        return job
 
     def public(self) -> dict:
-        "What the API shows: the record without the process id."
-        return {k: v for k, v in asdict(self).items() if k != "pid"}
+        "What the API shows: the record without the process id, every text encodable as UTF-8, no NaN."
+        return utf8_safe(json_safe({k: v for k, v in asdict(self).items() if k != "pid"}))
+
+def utf8_safe(obj):
+    "`obj` with every string (keys too) that UTF-8 cannot encode escaped (lone surrogates become \\udXXX)."
+    if isinstance(obj, str):
+        try: obj.encode("utf-8"); return obj
+        except UnicodeEncodeError: return obj.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(obj, dict): return {utf8_safe(k): utf8_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [utf8_safe(v) for v in obj]
+    return obj
 
 # %% ../../nbs/32_api.jobs.ipynb #38889ee4
 _JOB_ID = re.compile(r"job-[0-9a-f]{12}\Z")
+_log = logging.getLogger("stateset_agents.api.jobs")
 
 class JobManager:
     "Training jobs as child processes, one folder and one record each."
@@ -88,49 +199,133 @@ class JobManager:
                  data_dir: str | Path = ".",  # the folder job configs may name files in
                  max_running: int = 1,  # jobs that train at once
                  on_metrics: Callable[[Job, dict], None] | None = None,  # called with each new metrics line of a job
-                 poll: float = 0.25):  # seconds between looks at a running job's metrics file
+                 poll: float = 0.25,  # seconds between looks at a running job's metrics file
+                 judge_urls: list[str] | tuple = (),  # judge URLs a job may name (empty: no judge:URL parts)
+                 limits: dict | None = None,  # field -> largest value (default: JOB_LIMITS)
+                 max_queued: int = 16,  # jobs waiting at most; more are refused (JobQueueFull)
+                 secrets: list[str] | tuple = ()):  # texts masked in a job's error (the server's API keys)
         check(is_int(max_running) and max_running >= 1, "JobManager", "max_running", max_running, "an integer >= 1")
+        check(is_int(max_queued) and max_queued >= 1, "JobManager", "max_queued", max_queued, "an integer >= 1")
+        for u in judge_urls: judge_endpoint(u)  # a bad allowlist entry fails now
         self.jobs_dir, self.data_dir = Path(jobs_dir), Path(data_dir)
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        self.max_running, self.on_metrics, self.poll = max_running, on_metrics, poll
+        self.max_running, self.on_metrics, self.poll, self.max_queued = max_running, on_metrics, poll, max_queued
+        self.judge_urls, self.limits, self.secrets = tuple(judge_urls), dict(limits or JOB_LIMITS), tuple(secrets)
         self.jobs: dict[str, Job] = {}
+        self.skipped: list[str] = []  # records that could not be read
         self._procs: dict[str, asyncio.subprocess.Process] = {}
-        self._wake, self._task = None, None
+        self._wake, self._task, self._creating, self._saving = None, None, 0, {}
         self.load()
 
     def __repr__(self): return f"JobManager({str(self.jobs_dir)!r}, jobs={len(self.jobs)})"
 
 @patch
 def load(self: JobManager) -> None:
-    "Read the records of earlier servers; a job that was running then is marked failed (its folder is kept)."
+    "Read the records of earlier servers; stop a process left running; a job that was running then is marked failed."
     for folder in sorted(self.jobs_dir.iterdir()):
         if not (_JOB_ID.match(folder.name) and (folder / "job.json").is_file()): continue
-        job = Job.load(folder)
+        try: job = Job.load(folder)
+        except (ValueError, TypeError, OSError) as e:  # truncated, not JSON, not a record
+            self.skipped.append(str(folder / "job.json"))
+            _log.warning("skipped the job record %s, which cannot be read (%s: %s)", folder / "job.json",
+                         type(e).__name__, e)
+            continue
+        stopped = [] if job.status in FINAL_STATES else stop_processes(job_processes(Path(job.output_dir) / "config.json"))
         if job.status == "running":
             job.status, job.finished, job.pid = "failed", time.time(), None
-            job.error = "interrupted: the server stopped while the job ran; its folder keeps the last checkpoint (resume from it)"
+            stopped_text = f"; its process (pid {', '.join(map(str, stopped))}) was stopped" if stopped else ""
+            job.error = (f"interrupted: the server stopped while the job ran{stopped_text}; "
+                         "its folder keeps the last checkpoint (resume from it)")
             job.save()
         self.jobs[job.id] = job
 
+# %% ../../nbs/32_api.jobs.ipynb #a12f0c14
+def job_processes(
+    config_path: str | Path,  # a job's config.json
+) -> list[int]:  # pids of live processes whose command line names it (none where /proc is missing)
+    "The processes running a job."
+    want, out = str(config_path).encode(), []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try: args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError: continue
+        if want in args and _alive(int(proc.name)) and int(proc.name) != os.getpid(): out.append(int(proc.name))
+    return out
+
+def _alive(pid: int) -> bool:
+    "Whether `pid` runs (a zombie does not)."
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError): return False
+
+def _signal_group(pid: int, sig: int) -> None:
+    "Send `sig` to the process group `pid` leads, or to `pid` alone when it leads none."
+    try: os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
+    except ProcessLookupError: pass
+
+def stop_processes(
+    pids: list[int],  # processes to stop
+    grace: float = 10.0,  # seconds between SIGTERM and SIGKILL
+) -> list[int]:  # the pids it signalled
+    "Stop processes (and their process groups): SIGTERM, then SIGKILL after `grace` seconds."
+    for pid in pids: _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(map(_alive, pids)) and time.monotonic() < deadline: time.sleep(0.05)
+    for pid in filter(_alive, pids): _signal_group(pid, signal.SIGKILL)
+    while any(map(_alive, pids)) and time.monotonic() < deadline + 5: time.sleep(0.05)
+    return pids
+
 # %% ../../nbs/32_api.jobs.ipynb #6ed3923b
+class JobQueueFull(RuntimeError):
+    "Too many jobs wait already."
+
 @patch
 def create(self: JobManager,
            algorithm: str = "grpo",  # a name in ALGORITHMS
            config: dict | None = None,  # config fields
            evaluate: bool = False,  # held-out reward before and after training
+           owner: str | None = None,  # the id of the key that asks
            ) -> Job:
     "Check a job request, save its record and config, and queue it."
+    self._check_queue()
+    return self._register(self._prepare(algorithm, config, evaluate, owner))
+
+@patch
+async def acreate(self: JobManager, algorithm: str = "grpo", config: dict | None = None, evaluate: bool = False,
+                  owner: str | None = None) -> Job:
+    "`create`, its file writes in a worker thread (for the event loop)."
+    self._check_queue()
+    self._creating += 1  # holds a queue slot while the files are written
+    try: job = await asyncio.to_thread(self._prepare, algorithm, config, evaluate, owner)
+    finally: self._creating -= 1
+    return self._register(job)
+
+@patch
+def _check_queue(self: JobManager) -> None:
+    "A JobQueueFull error when `max_queued` jobs wait already."
+    waiting = sum(j.status == "queued" for j in self.jobs.values()) + self._creating
+    if waiting >= self.max_queued:
+        raise JobQueueFull(f"{waiting} jobs are waiting, this server's limit; retry when one has started")
+
+@patch
+def _prepare(self: JobManager, algorithm: str, config: dict | None, evaluate: bool, owner: str | None) -> Job:
+    "Check a request and write its folder, config and record."
     if algorithm not in ALGORITHMS: raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
     if not isinstance(config, (dict, type(None))): raise ValueError(f"config must be an object of config fields, got {config!r}")
+    check_limits(config or {}, self.limits)
     fields = confine_config(config or {}, self.data_dir)
+    check_judges(fields, self.judge_urls)
     job_id = f"job-{uuid.uuid4().hex[:12]}"
     folder = self.jobs_dir / job_id
     make_config(algorithm, base=fields, output_dir=str(folder))  # every field checked now, not in the child
     folder.mkdir()
-    job = Job(job_id, algorithm, fields, str(folder), evaluate=bool(evaluate))
+    job = Job(job_id, algorithm, fields, str(folder), evaluate=bool(evaluate), owner=owner)
     atomic_write_json(folder / "config.json", {**fields, "output_dir": str(folder)})
     job.save()
-    self.jobs[job_id] = job
+    return job
+
+@patch
+def _register(self: JobManager, job: Job) -> Job:
+    "List a prepared job and wake the scheduler."
+    self.jobs[job.id] = job
     if self._wake is not None: self._wake.set()
     return job
 
@@ -153,12 +348,28 @@ def read_new_lines(
     return [json.loads(line) for line in chunk[:end].splitlines() if line.strip()], offset + end
 
 # %% ../../nbs/32_api.jobs.ipynb #7b24e138
+try: _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+except (OSError, AttributeError): _PRCTL = None
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (linux/prctl.h)
+
+def _die_with(parent: int) -> None:
+    "In a training process between fork and exec: get SIGTERM when the server dies (Linux)."
+    if _PRCTL is not None: _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    if os.getppid() != parent: os._exit(1)  # the server died before the signal was armed
+
 @patch
 def command(self: JobManager, job: Job) -> list[str]:
     "The command line of `job`."
     cmd = [sys.executable, "-m", "stateset_agents", "train", "--algorithm", job.algorithm,
            "--config-file", str(Path(job.output_dir) / "config.json"), "--no-progress", "--overwrite"]
     return cmd + ([] if job.evaluate else ["--no-evaluate-policy"])
+
+@patch
+async def _spawn(self: JobManager, job: Job, log) -> asyncio.subprocess.Process:
+    "Start a job's process: its own process group, the parent-death signal, the allowlisted environment."
+    return await asyncio.create_subprocess_exec(*self.command(job), stdout=log, stderr=asyncio.subprocess.STDOUT,
+                                                cwd=str(self.data_dir), env=child_env(), start_new_session=True,
+                                                preexec_fn=functools.partial(_die_with, os.getpid()))
 
 @patch
 def start(self: JobManager) -> None:
@@ -171,57 +382,75 @@ def start(self: JobManager) -> None:
 async def _schedule(self: JobManager) -> None:
     "Start queued jobs, oldest first, while fewer than `max_running` run."
     while True:
-        queued = sorted((j for j in self.jobs.values() if j.status == "queued"), key=lambda j: j.created)
+        queued = sorted((j for j in self.jobs.values() if j.status == "queued" and j.id not in self._procs),
+                        key=lambda j: j.created)
         for job in queued[: max(0, self.max_running - len(self._procs))]:
             self._procs[job.id] = None  # claimed before the first await
             asyncio.get_running_loop().create_task(self._run(job))
         await self._wake.wait(); self._wake.clear()
 
 @patch
+async def _save(self: JobManager, job: Job) -> None:
+    "Save a record in a worker thread (its fsyncs off the event loop), one save per job at a time."
+    record = asdict(job)  # the state now, whatever changes while it is written
+    async with self._saving.setdefault(job.id, asyncio.Lock()):
+        await asyncio.to_thread(atomic_write_json, Path(job.output_dir) / "job.json", record)
+
+# %% ../../nbs/32_api.jobs.ipynb #a12f0c19
+@patch
 async def _run(self: JobManager, job: Job) -> None:
     "Run one job to its end, following its metrics."
-    log = open(Path(job.output_dir) / "log.txt", "ab")
     try:
-        proc = await asyncio.create_subprocess_exec(*self.command(job), stdout=log, stderr=asyncio.subprocess.STDOUT,
-                                                    cwd=str(self.data_dir), env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if job.status != "queued": return  # cancelled before its turn came
+        with open(Path(job.output_dir) / "log.txt", "ab") as log: proc = await self._spawn(job, log)
         self._procs[job.id] = proc
-        job.status, job.started, job.pid = "running", time.time(), proc.pid; job.save()
-        offset, metrics = 0, Path(job.output_dir) / "metrics.jsonl"
-        while True:
-            try: await asyncio.wait_for(proc.wait(), self.poll)
-            except asyncio.TimeoutError: pass
-            lines, offset = read_new_lines(metrics, offset)
-            for m in lines: self._record(job, m)
-            if proc.returncode is not None: break
-        self._finish(job, proc.returncode)
+        if job.status == "cancelled": _signal_group(proc.pid, signal.SIGTERM)  # cancelled while it was started
+        else: job.status, job.started, job.pid = "running", time.time(), proc.pid
+        await self._save(job)
+        await self._watch(job, proc)
+        await self._finish(job, proc.returncode)
     except Exception as e:
-        job.status, job.error, job.finished = "failed", f"could not run the job: {type(e).__name__}: {e}", time.time(); job.save()
+        if job.status != "cancelled":
+            job.status, job.error = "failed", f"could not run the job: {type(e).__name__}: {e}"
+        job.finished = time.time(); await self._save(job)
     finally:
-        log.close(); self._procs.pop(job.id, None)
+        self._procs.pop(job.id, None)
         if self._wake is not None: self._wake.set()
 
 @patch
-def _record(self: JobManager, job: Job, metrics: dict) -> None:
+async def _watch(self: JobManager, job: Job, proc: asyncio.subprocess.Process) -> None:
+    "Follow a running job's metrics file until its process ends."
+    offset, metrics = 0, Path(job.output_dir) / "metrics.jsonl"
+    while True:
+        try: await asyncio.wait_for(proc.wait(), self.poll)
+        except asyncio.TimeoutError: pass
+        lines, offset = read_new_lines(metrics, offset)
+        for m in lines: await self._record(job, m)
+        if proc.returncode is not None: return
+
+@patch
+async def _record(self: JobManager, job: Job, metrics: dict) -> None:
     "Note a job's new metrics line and pass it on."
     job.step, job.metrics = int(metrics.get("step", job.step)), metrics
-    job.save()
+    await self._save(job)
     if self.on_metrics is None: return
     try: self.on_metrics(job, metrics)
     except Exception as e: warnings.warn(f"job {job.id}: on_metrics failed on step {job.step} ({type(e).__name__}: {e}); the job goes on")
 
 @patch
-def _finish(self: JobManager, job: Job, returncode: int) -> None:
+async def _finish(self: JobManager, job: Job, returncode: int) -> None:
     "Record how a job's process ended."
     job.returncode, job.finished, job.pid = returncode, time.time(), None
     if job.status != "cancelled":
         job.status = "succeeded" if returncode == 0 else "failed"
-        if returncode != 0: job.error = _log_tail(Path(job.output_dir) / "log.txt")
-    job.save()
+        if returncode != 0: job.error = redact(_log_tail(Path(job.output_dir) / "log.txt"), self.secrets)
+    await self._save(job)
 
-def _log_tail(path: Path, lines: int = 5) -> str:
-    "The last lines of a job's log: where its error is."
-    try: return "\n".join(path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:])
+def _log_tail(path: Path, lines: int = 4, width: int = 240) -> str:
+    "The last lines of a job's log (where its error is), each cut to `width` characters."
+    try: tail = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:]
     except OSError: return "(no log)"
+    return "\n".join(l if len(l) <= width else l[:width] + " [...]" for l in tail)
 
 # %% ../../nbs/32_api.jobs.ipynb #9aa85135
 @patch
@@ -230,18 +459,19 @@ async def cancel(self: JobManager, job_id: str, grace: float = 10.0) -> Job:
     job = self.get(job_id)
     if job.status in FINAL_STATES: return job
     proc = self._procs.get(job_id)
-    job.status, job.finished = "cancelled", time.time(); job.save()
-    if proc is not None and proc.returncode is None:
-        proc.terminate()
+    job.status, job.finished = "cancelled", time.time()
+    await self._save(job)
+    if proc is not None and proc.returncode is None:  # None: being started; `_run` stops it once it exists
+        _signal_group(proc.pid, signal.SIGTERM)
         try: await asyncio.wait_for(proc.wait(), grace)
-        except asyncio.TimeoutError: proc.kill(); await proc.wait()
+        except asyncio.TimeoutError: _signal_group(proc.pid, signal.SIGKILL); await proc.wait()
     return job
 
 @patch
 async def close(self: JobManager) -> None:
-    "Stop the scheduler and cancel running jobs (their records say so; their folders stay)."
+    "Stop the scheduler and cancel running jobs and those being started (their records say so; their folders stay)."
     if self._task is not None: self._task.cancel()
-    for job_id in [j for j, p in self._procs.items() if p is not None]: await self.cancel(job_id)
+    for job_id in list(self._procs): await self.cancel(job_id)
 
 # %% ../../nbs/32_api.jobs.ipynb #995e081a
 @patch

@@ -17,20 +17,23 @@ from limits import parse as parse_limit
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import CONTENT_TYPE_LATEST
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from .engine import (ContextLengthError, QueueFullError, SamplingParams, ServingEngine, load_served_model)
-from .jobs import JobManager
-from ..core.checks import check, is_int
+from .jobs import JOB_LIMITS, JobConfigError, JobManager, JobQueueFull, read_new_lines, utf8_safe
+from ..core.checks import check, is_int, json_safe
+from ..training.config import judge_endpoint
 from ..utils.prometheus import PrometheusExporter
 
 # %% auto #0
-__all__ = ['KEYS_ENV', 'TRAINING_SERIES', 'ServerSettings', 'is_loopback', 'read_api_keys', 'new_api_key', 'key_id', 'match_key',
-           'TextPart', 'ChatMessage', 'StreamOptions', 'ChatCompletionRequest', 'JobRequest', 'APIError',
-           'error_response', 'sampling_params', 'chat_messages', 'RequestMetrics', 'Caller', 'create_app',
+__all__ = ['KEYS_ENV', 'OPERATOR_KEYS_ENV', 'TRAINING_SERIES', 'ServerSettings', 'key_problem', 'is_loopback', 'read_api_keys',
+           'new_api_key', 'key_id', 'match_key', 'utf8_problem', 'UTF8Model', 'TextPart', 'ChatMessage',
+           'StreamOptions', 'ChatCompletionRequest', 'JobRequest', 'APIError', 'error_response', 'sampling_params',
+           'chat_messages', 'RequestMetrics', 'host_name', 'HostCheck', 'BodyLimit', 'Caller', 'create_app',
            'install_errors', 'bearer', 'authorize', 'caller', 'ready_engine', 'model_card', 'add_routes',
-           'add_chat_route', 'chunks', 'job_metrics', 'add_job_routes', 'free_port', 'BackgroundServer', 'serve']
+           'add_chat_route', 'cancel_on_disconnect', 'chunks', 'job_metrics', 'add_job_routes', 'free_port',
+           'BackgroundServer', 'serve']
 
 # %% ../../nbs/33_api.server.ipynb #e03a403c
 @dataclass
@@ -43,32 +46,52 @@ class ServerSettings:
     api_keys: list[str] = field(default_factory=list)  # accepted keys; empty only with no_auth
     no_auth: bool = False  # accept requests without a key (only on a loopback host)
     host: str = "127.0.0.1"  # interface to listen on
+    allowed_hosts: list[str] = field(default_factory=list)  # Host names served besides host and loopback names
     rate_limit: str = "600/minute"  # requests per key, in `limits` notation ("10/second", "600/minute")
     max_body_bytes: int = 1_000_000  # larger request bodies get 413
-    max_messages: int = 256  # messages per chat request at most (422 beyond)
-    max_message_chars: int = 32_000  # characters per message at most (422 beyond)
+    max_messages: int = 256  # messages per chat request at most (400 beyond)
+    max_message_chars: int = 32_000  # characters per message at most (400 beyond)
     max_tokens_default: int = 256  # max_tokens of a request that gives none
-    max_tokens_limit: int = 4096  # max_tokens a request may ask for at most (422 beyond)
+    max_tokens_limit: int = 4096  # max_tokens a request may ask for at most (400 beyond)
     cors_origins: list[str] = field(default_factory=list)  # browser origins allowed to call the API; empty: CORS off
     max_batch_rows: int = 32  # the engine's batch, in choices
     max_queue: int = 64  # requests waiting at most; more get 503
     max_running_jobs: int = 1  # training jobs that run at once
+    max_queued_jobs: int = 16  # training jobs waiting at most; more get 503
+    job_limits: dict = field(default_factory=dict)  # job field bounds that replace JOB_LIMITS' ({"max_steps": 20000})
+    judge_urls: list[str] = field(default_factory=list)  # judge URLs a job may name in a reward spec; empty: none
+    operator_keys: list[str] = field(default_factory=list)  # keys that see and cancel every key's jobs (accepted too)
 
     def __post_init__(self):
         own = "ServerSettings"
+        self.api_keys = list(dict.fromkeys([*self.api_keys, *self.operator_keys]))  # an operator's key is accepted
         check(self.no_auth or bool(self.api_keys), own, "api_keys", self.api_keys, "at least one key (or no_auth on a loopback host)")
         check(not self.no_auth or is_loopback(self.host), own, "no_auth", self.no_auth,
               f"False unless the host is a loopback address; {self.host!r} is reachable from other machines")
-        check(all(isinstance(k, str) and len(k) >= 16 and k.isprintable() and k.strip() == k for k in self.api_keys), own, "api_keys",
-              "[hidden]", "keys of at least 16 printable characters without surrounding spaces")
+        for i, k in enumerate(self.api_keys):
+            check(key_problem(k) is None, own, f"api_keys[{i}]", "[hidden]",
+                  f"a key of at least 16 printable ASCII characters, no spaces around it; this one {key_problem(k)}")
         try: parse_limit(self.rate_limit)
         except ValueError: check(False, own, "rate_limit", self.rate_limit, "a rate such as '600/minute' or '10/second'")
         for name in ("max_body_bytes", "max_messages", "max_message_chars", "max_tokens_default", "max_tokens_limit", "max_batch_rows", "max_queue", "max_running_jobs"):
             check(is_int(getattr(self, name)) and getattr(self, name) >= 1, own, name, getattr(self, name), "an integer >= 1")
         check(self.max_tokens_default <= self.max_tokens_limit, own, "max_tokens_default", self.max_tokens_default,
               f"at most max_tokens_limit ({self.max_tokens_limit})")
+        check(is_int(self.max_queued_jobs) and self.max_queued_jobs >= 1, own, "max_queued_jobs", self.max_queued_jobs,
+              "an integer >= 1")
+        unknown = sorted(set(self.job_limits) - set(JOB_LIMITS))
+        check(not unknown, own, "job_limits", unknown, f"fields among {', '.join(JOB_LIMITS)}")
+        for u in self.judge_urls: judge_endpoint(u)  # a ValueError naming a bad URL
         self.served_name = self.served_name or Path(self.model.rstrip("/")).name
         self.jobs_dir = self.jobs_dir or str(Path(self.data_dir) / "jobs")
+
+def key_problem(key) -> str | None:
+    "What makes `key` unusable as an API key (never the key itself), or None."
+    if not isinstance(key, str): return "is not a string"
+    if len(key) < 16: return "is shorter than 16 characters"
+    if not (key.isascii() and key.isprintable()): return "has a character that is not printable ASCII (no header holds it)"
+    if key.strip() != key: return "has spaces around it"
+    return None
 
 def is_loopback(host: str) -> bool:
     "True for localhost and loopback addresses (127.0.0.0/8, ::1)."
@@ -78,14 +101,16 @@ def is_loopback(host: str) -> bool:
 
 # %% ../../nbs/33_api.server.ipynb #cb6397e3
 KEYS_ENV = "STATESET_AGENTS_API_KEYS"  # environment variable of accepted keys, comma-separated
+OPERATOR_KEYS_ENV = "STATESET_AGENTS_OPERATOR_KEYS"  # environment variable of operator keys (they see every job)
 
 def read_api_keys(
     keys_file: str | Path | None = None,  # a file of keys, one per line (blank lines and # comments skipped)
     environ: dict | None = None,  # the environment (default: os.environ)
+    variable: str = KEYS_ENV,  # the environment variable to read (OPERATOR_KEYS_ENV for operator keys)
 ) -> list[str]:  # the keys from the environment variable and the file
-    "Accepted API keys from `STATESET_AGENTS_API_KEYS` and an optional file."
+    "Accepted API keys from `STATESET_AGENTS_API_KEYS` (or `variable`) and an optional file."
     env = os.environ if environ is None else environ
-    keys = [k.strip() for k in env.get(KEYS_ENV, "").split(",") if k.strip()]
+    keys = [k.strip() for k in env.get(variable, "").split(",") if k.strip()]
     if keys_file:
         lines = Path(keys_file).read_text(encoding="utf-8").splitlines()
         keys += [l.strip() for l in lines if l.strip() and not l.strip().startswith("#")]
@@ -109,13 +134,33 @@ def match_key(
     return found
 
 # %% ../../nbs/33_api.server.ipynb #c8982f84
-class TextPart(BaseModel):
+def utf8_problem(value, where: str = "") -> str | None:
+    "Where in `value` (nested lists and dicts, keys too) a string holds a character UTF-8 cannot encode, or None."
+    if isinstance(value, str):
+        try: value.encode("utf-8"); return None
+        except UnicodeEncodeError as e: return f"{where or 'a string'} holds {value[e.start]!r} at character {e.start}"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        found = utf8_problem(k, f"a key of {where or 'the object'}") or utf8_problem(v, f"{where}[{k!r}]")
+        if found: return found
+    return None
+
+class UTF8Model(BaseModel):
+    "A request body whose every string is valid Unicode: a lone surrogate (JSON's \\ud800) is refused, never stored."
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value, info):
+        problem = utf8_problem(value, info.field_name)
+        if problem: raise ValueError(f"{problem}, a lone surrogate that UTF-8 cannot encode; send valid Unicode text")
+        return value
+
+class TextPart(UTF8Model):
     "A text part of a message's content (OpenAI's content-parts form)."
     model_config = ConfigDict(extra="forbid")
     type: Literal["text"]
     text: str
 
-class ChatMessage(BaseModel):
+class ChatMessage(UTF8Model):
     "One message of a conversation."
     model_config = ConfigDict(extra="forbid")
     role: Literal["system", "developer", "user", "assistant"]
@@ -126,11 +171,11 @@ class ChatMessage(BaseModel):
         "The message's text (content parts joined)."
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
 
-class StreamOptions(BaseModel):
+class StreamOptions(UTF8Model):
     model_config = ConfigDict(extra="forbid")
     include_usage: bool = False  # a last chunk with the token counts
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(UTF8Model):
     "OpenAI's chat-completions request, the options this server implements."
     model_config = ConfigDict(extra="forbid")
     model: str
@@ -146,7 +191,7 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None = None
     user: str | None = None  # accepted for compatibility
 
-class JobRequest(BaseModel):
+class JobRequest(UTF8Model):
     "A training job: an algorithm and config fields (any the command line takes, but output_dir)."
     model_config = ConfigDict(extra="forbid")
     algorithm: str = "grpo"
@@ -170,21 +215,25 @@ def sampling_params(req: ChatCompletionRequest, settings: ServerSettings) -> Sam
     "The engine's options for a request."
     max_tokens = req.max_completion_tokens or req.max_tokens or settings.max_tokens_default
     if max_tokens > settings.max_tokens_limit:
-        raise APIError(422, f"max_tokens {max_tokens} is over this server's limit of {settings.max_tokens_limit}", param="max_tokens")
+        raise APIError(400, f"max_tokens {max_tokens} is over this server's limit of {settings.max_tokens_limit}",
+                       param="max_tokens")
     stop = () if req.stop is None else (req.stop,) if isinstance(req.stop, str) else tuple(req.stop)
     try: return SamplingParams(max_tokens=max_tokens, temperature=req.temperature,
                                top_p=req.top_p, n=req.n, seed=req.seed, stop=stop)
-    except ValueError as e: raise APIError(422, str(e), param=str(e).split("=")[0].removeprefix("SamplingParams.")) from None
+    except ValueError as e:
+        raise APIError(400, str(e), param=str(e).split("=")[0].removeprefix("SamplingParams.")) from None
 
 def chat_messages(req: ChatCompletionRequest, settings: ServerSettings) -> list[dict]:
     "The conversation as chat-template messages, within the server's limits (`developer` is a system message)."
     if len(req.messages) > settings.max_messages:
-        raise APIError(422, f"{len(req.messages)} messages; this server takes at most {settings.max_messages}", param="messages")
+        raise APIError(400, f"{len(req.messages)} messages; this server takes at most {settings.max_messages}",
+                       param="messages")
     out = []
     for i, m in enumerate(req.messages):
         text = m.text()
         if len(text) > settings.max_message_chars:
-            raise APIError(422, f"messages[{i}] has {len(text)} characters; this server takes at most {settings.max_message_chars}",
+            raise APIError(400, f"messages[{i}] has {len(text)} characters; this server takes at most "
+                                f"{settings.max_message_chars}",
                            param=f"messages.{i}.content")
         out.append({"role": "system" if m.role == "developer" else m.role, "content": text})
     return out
@@ -207,11 +256,54 @@ class RequestMetrics:
             self.requests.labels(route=route, status=str(status)).inc()
             self.latency.labels(route=route).observe(time.perf_counter() - t0)
 
+# %% ../../nbs/33_api.server.ipynb #d39c99ee
+def host_name(
+    header: str,  # a Host header: "name", "name:port", "[v6]" or "[v6]:port"
+) -> str:  # the host, lower-cased, without its port or brackets
+    "The host a Host header names."
+    h = header.strip().lower()
+    if h.startswith("["): return h[1:h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+class HostCheck:
+    "ASGI middleware: refuse requests whose Host header names none of `hosts` (a DNS-rebinding page sends its own)."
+    def __init__(self, app, hosts: set[str]): self.app, self.hosts = app, {host_name(h) for h in hosts}
+
+    async def __call__(self, scope, receive, send):
+        header = dict(scope.get("headers") or []).get(b"host")
+        name = None if header is None else host_name(header.decode("latin-1"))
+        if scope["type"] not in ("http", "websocket") or name is None or name in self.hosts:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket": return await send({"type": "websocket.close", "code": 1008})
+        message = f"Host {name[:100]!r} is not served here; the operator can allow it with --allowed-hosts"
+        await error_response(400, message, code="host_not_allowed")(scope, receive, send)
+
+class BodyLimit:
+    "ASGI middleware: a body over `max_bytes` (declared or sent in chunks) gets 413 with OpenAI's error body."
+    def __init__(self, app, max_bytes: int): self.app, self.max_bytes = app, max_bytes
+
+    def message(self) -> str: return f"the request body is over this server's limit of {self.max_bytes} bytes"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:  # refused before reading
+            return await error_response(413, self.message())(scope, receive, send)
+        total = 0
+        async def counted():
+            nonlocal total
+            message = await receive()
+            total += len(message.get("body", b""))
+            if total > self.max_bytes: raise StarletteHTTPException(413, self.message())  # FastAPI passes it on
+            return message
+        await self.app(scope, counted, send)
+
 # %% ../../nbs/33_api.server.ipynb #6861dda5
 @dataclass
 class Caller:
     "Who made a request: the short id of its key (or 'anonymous' without auth)."
     id: str
+    operator: bool = False  # an operator's key: sees and cancels every key's jobs
 
 def create_app(
     settings: ServerSettings,  # how to run
@@ -227,17 +319,23 @@ def create_app(
         if app.state.engine is not None: await app.state.engine.stop()
         await app.state.jobs.close()
 
-    app = FastAPI(title="stateset-agents", version="1", lifespan=lifespan, max_body_size=settings.max_body_bytes,
+    app = FastAPI(title="stateset-agents", version="1", lifespan=lifespan,
                   description="OpenAI-compatible chat completions and training jobs for stateset-agents models.")
     app.state.settings, app.state.engine, app.state.load_error = settings, engine, None
     app.state.exporter = exporter = PrometheusExporter()
-    app.state.jobs = JobManager(settings.jobs_dir, settings.data_dir, settings.max_running_jobs, on_metrics=job_metrics(exporter))
+    app.state.jobs = JobManager(settings.jobs_dir, settings.data_dir, settings.max_running_jobs,
+                                on_metrics=job_metrics(exporter), judge_urls=settings.judge_urls,
+                                limits={**JOB_LIMITS, **settings.job_limits},
+                                max_queued=settings.max_queued_jobs, secrets=settings.api_keys)
     app.state.limiter, app.state.limit = MovingWindowRateLimiter(MemoryStorage()), parse_limit(settings.rate_limit)
     install_errors(app)
     add_routes(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.no_auth or settings.allowed_hosts:
+        app.add_middleware(HostCheck, hosts={settings.host, "localhost", "127.0.0.1", "::1", *settings.allowed_hosts})
     app.add_middleware(RequestMetrics, requests=exporter.counter("api/requests", labelnames=("route", "status")),
                        latency=exporter.histogram("api/latency", labelnames=("route",)))
     return app
@@ -258,8 +356,11 @@ def install_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request, e: RequestValidationError):
         first = e.errors()[0] if e.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # loc is ("body", character offset): no parameter to name
+            return error_response(400, f"We could not parse the JSON body of your request: {first['ctx']['error']} "
+                                       f"at character {first['loc'][-1]}")
         param = ".".join(str(p) for p in first["loc"] if p != "body")
-        return error_response(422, f"{param or 'body'}: {first['msg']}", param=param or None)
+        return error_response(400, f"{param or 'body'}: {first['msg']}", param=param or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, e: StarletteHTTPException):
@@ -284,7 +385,7 @@ def authorize(app: FastAPI, header: str | None) -> Caller:
     elif token is None or not match_key(token, s.api_keys):
         raise APIError(401, "missing or invalid API key: send 'Authorization: Bearer KEY'", "authentication_error",
                        code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
-    else: caller = Caller(key_id(token))
+    else: caller = Caller(key_id(token), match_key(token, s.operator_keys))
     if not app.state.limiter.hit(app.state.limit, caller.id):
         reset = app.state.limiter.get_window_stats(app.state.limit, caller.id).reset_time
         wait = max(1, int(reset - time.time()) + 1)
@@ -334,21 +435,35 @@ def add_routes(app: FastAPI) -> None:
 # %% ../../nbs/33_api.server.ipynb #f833f44b
 def add_chat_route(app: FastAPI) -> None:
     @app.post("/v1/chat/completions")
-    async def chat_completions(req: ChatCompletionRequest, who: Caller = Depends(caller)):
+    async def chat_completions(req: ChatCompletionRequest, http: Request, who: Caller = Depends(caller)):
         s = app.state.settings
         if req.model != s.served_name: raise APIError(404, f"no model {req.model!r}; this server serves {s.served_name!r}", param="model", code="model_not_found")
         engine, params, messages = ready_engine(app), sampling_params(req, s), chat_messages(req, s)
         try: request = await engine.submit(messages, params)
         except QueueFullError as e: raise APIError(503, str(e), "server_error", code="server_busy", headers={"Retry-After": str(e.retry_after)})
         except ContextLengthError as e: raise APIError(400, str(e), param="messages", code="context_length_exceeded")
-        except ValueError as e: raise APIError(422, str(e))
+        except ValueError as e: raise APIError(400, str(e))
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": s.served_name}
         if req.stream: return EventSourceResponse(chunks(engine, request, head, req), ping=15)
-        async with contextlib.aclosing(engine.stream(request)) as events:
+        async with contextlib.aclosing(engine.stream(request)) as events, cancel_on_disconnect(http, request):
             async for _ in events: pass
         choices = [{"index": c.index, "message": {"role": "assistant", "content": c.text}, "finish_reason": c.finish_reason, "logprobs": None}
                    for c in request.choices]
         return {**head, "object": "chat.completion", "choices": choices, "usage": request.usage, "system_fingerprint": None}
+
+@contextlib.asynccontextmanager
+async def cancel_on_disconnect(
+    http: Request,  # the HTTP request
+    request,  # the engine's GenerationRequest
+    every: float = 0.1,  # seconds between checks
+):
+    "While the block runs, cancel the engine's `request` once its client has gone: its rows leave at the next step."
+    async def watch():
+        while not await http.is_disconnected(): await asyncio.sleep(every)
+        request.cancelled = True
+    task = asyncio.get_running_loop().create_task(watch())
+    try: yield
+    finally: task.cancel()
 
 async def chunks(engine: ServingEngine, request, head: dict, req: ChatCompletionRequest):
     "The server-sent events of a streamed answer."
@@ -375,43 +490,49 @@ def job_metrics(exporter: PrometheusExporter):
 
 def add_job_routes(app: FastAPI) -> None:
     jobs: JobManager = app.state.jobs
-    def get(job_id: str):
-        try: return jobs.get(job_id)
-        except KeyError as e: raise APIError(404, str(e).strip("'\""), "not_found_error", param="job_id", code="job_not_found")
+    def get(job_id: str, who: Caller):
+        "The job `job_id` if `who` may see it (its owner, or an operator); else 404, so another key's job stays unseen."
+        job = jobs.jobs.get(job_id)
+        if job is None or not (who.operator or job.owner == who.id):
+            raise APIError(404, f"no job {job_id!r}", "not_found_error", param="job_id", code="job_not_found")
+        return job
 
     @app.post("/v1/jobs", status_code=201)
     async def create_job(req: JobRequest, who: Caller = Depends(caller)):
-        try: job = jobs.create(req.algorithm, req.config, req.evaluate)
+        try: job = await jobs.acreate(req.algorithm, req.config, req.evaluate, owner=who.id)
+        except JobQueueFull as e:
+            raise APIError(503, str(e), "server_error", code="jobs_queue_full", headers={"Retry-After": "60"})
         except PermissionError as e: raise APIError(403, str(e), "permission_error", param="config")
-        except (ValueError, TypeError, OSError) as e: raise APIError(422, str(e), param="config")
+        except JobConfigError as e: raise APIError(400, str(e), param=f"config.{e.field}")
+        except (ValueError, TypeError, OSError) as e: raise APIError(400, str(e), param="config")
         return job.public()
 
     @app.get("/v1/jobs")
     async def list_jobs(who: Caller = Depends(caller)):
-        return {"object": "list", "data": [j.public() for j in sorted(jobs.jobs.values(), key=lambda j: j.created)]}
+        seen = [j for j in jobs.jobs.values() if who.operator or j.owner == who.id]
+        return {"object": "list", "data": [j.public() for j in sorted(seen, key=lambda j: j.created)]}
 
     @app.get("/v1/jobs/{job_id}")
-    async def read_job(job_id: str, who: Caller = Depends(caller)): return get(job_id).public()
+    async def read_job(job_id: str, who: Caller = Depends(caller)): return get(job_id, who).public()
 
     @app.post("/v1/jobs/{job_id}/cancel")
     async def cancel_job(job_id: str, who: Caller = Depends(caller)):
-        get(job_id)
+        get(job_id, who)
         return (await jobs.cancel(job_id)).public()
 
     @app.get("/v1/jobs/{job_id}/metrics")
     async def job_metrics_list(job_id: str, who: Caller = Depends(caller)):
-        get(job_id)
-        from stateset_agents.api.jobs import read_new_lines
-        return {"object": "list", "data": read_new_lines(Path(jobs.get(job_id).output_dir) / "metrics.jsonl", 0)[0]}
+        lines, _ = await asyncio.to_thread(read_new_lines, Path(get(job_id, who).output_dir) / "metrics.jsonl", 0)
+        return {"object": "list", "data": utf8_safe(json_safe(lines))}
 
     @app.websocket("/v1/jobs/{job_id}/metrics")
     async def follow_job(websocket: WebSocket, job_id: str):
-        try: authorize(app, websocket.headers.get("authorization")); job = jobs.get(job_id)
-        except (APIError, KeyError) as e:
+        try: job = get(job_id, authorize(app, websocket.headers.get("authorization")))
+        except APIError as e:
             await websocket.close(code=1008, reason=str(e)[:120]); return
         await websocket.accept()
         try:
-            async for m in jobs.follow(job_id): await websocket.send_json(m)
+            async for m in jobs.follow(job_id): await websocket.send_json(utf8_safe(json_safe(m)))
             await websocket.send_json({"event": "end", "status": job.status, "step": job.step})
             await websocket.close()
         except WebSocketDisconnect: pass

@@ -6,23 +6,15 @@
 from __future__ import annotations
 import contextlib, copy, json, os, random, shutil, tempfile, time
 from pathlib import Path
-from typing import Any
 
 import torch
 from fastcore.basics import patch
 from safetensors.torch import save_file
 
 from ..core.agent import AgentConfig, MultiTurnAgent
-from stateset_agents.core.checks import (
-    atomic_replace_dir,
-    atomic_write_text,
-    fault_point,
-    json_safe,
-    recover_dir,
-    run_lock,
-)
+from ..core.checks import (atomic_replace_dir, atomic_write_text, fault_point, json_safe, recover_dir,
+                                         run_lock)
 from ..core.environment import ConversationEnvironment
-from ..core.models import load_causal_lm
 from ..core.runtime import default_threads, lr_multiplier
 from ..utils.health import should_skip_step
 from ..utils.inspector import ConversationView
@@ -32,7 +24,7 @@ from .checkpoints import metrics_line, prepare_output_dir, read_checkpoint, unfi
 from .distributed import (all_sum, barrier, check_in_sync, init_distributed, shard,
                                                   split_groups, sum_gradients, weighted_metrics)
 from .losses import policy_loss
-from .quantized_sampler import int4_sampler
+from .policy import BaseModelManager  # the design's path imports it from here too
 from .rollout import (BaseTrajectoryGenerator, RolloutBatch, inspect_conversation,
                                               rollout_metrics)
 from .rows import collate_rows, completion_logps
@@ -41,70 +33,7 @@ from .task import (CHECK_NAME, build_environment, build_reward, calibration_stat
                                            reward_breakers, run_scenarios, with_check)
 
 # %% auto #0
-__all__ = ['BaseModelManager', 'BaseTrainer', 'mean_sem']
-
-# %% ../../nbs/21_training.base_trainer.ipynb #f33db3b3
-class BaseModelManager:
-    "Loads the policy (with LoRA) and tokenizer, and gives access to the reference and the sampling copy."
-    def __init__(self, config: BaseTrainerConfig):
-        self.config, self.model, self.tokenizer, self._ref, self._sampler, self._fast = (
-            config,
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
-
-    def load_model_and_tokenizer(self, model=None, tokenizer=None) -> tuple[Any, Any]:
-        "Load (or adopt) the policy and tokenizer; add LoRA adapters when configured."
-        c = self.config
-        if model is None:
-            model, tokenizer = load_causal_lm(
-                c.model_name, dtype=torch.bfloat16 if c.bf16 else torch.float32, seed=c.seed
-            )
-        tokenizer.padding_side = "left"
-        if c.use_lora:
-            from peft import LoraConfig, get_peft_model
-            self._sampler = copy.deepcopy(model).eval().requires_grad_(False)  # plain weights for fast sampling
-            torch.manual_seed(c.seed)  # LoRA's A matrices are random
-            model = get_peft_model(model, LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, lora_dropout=c.lora_dropout,
-                                                     target_modules=list(c.lora_target_modules), task_type="CAUSAL_LM"))
-            if c.sampler == "int4":
-                self._fast = int4_sampler(model, copy.deepcopy(self._sampler))  # reads the live adapters
-        elif c.beta > 0: self._ref = copy.deepcopy(model).eval().requires_grad_(False)
-        self.model, self.tokenizer = model, tokenizer
-        return model, tokenizer
-
-    def reference(self):
-        "A context manager under which `self.model` computes the reference policy (or the frozen copy to call)."
-        if self.config.use_lora: return self.model.disable_adapter()
-        if self._ref is None: raise ValueError("no reference policy: set beta > 0 or use_lora=True")
-        return _Swap(self)
-
-class _Swap:
-    "Context manager that makes `manager.model` the frozen reference copy for its duration."
-    def __init__(self, manager): self.manager = manager
-    def __enter__(self): self.policy, self.manager.model = self.manager.model, self.manager._ref
-    def __exit__(self, *exc): self.manager.model = self.policy
-
-# %% ../../nbs/21_training.base_trainer.ipynb #50ac8b08
-@patch
-def sampling_model(self: BaseModelManager):
-    "The model to sample rollouts from: the merged copy (synced now) with LoRA, else the policy itself."
-    if self._sampler is None: return self.model
-    from peft.tuners.lora import LoraLayer
-    with torch.no_grad():
-        for name, module in self.model.base_model.model.named_modules():
-            if isinstance(module, LoraLayer):
-                target = self._sampler.get_submodule(name)
-                target.weight.copy_(module.base_layer.weight + module.get_delta_weight("default"))
-    return self._sampler
-
-@patch
-def rollout_model(self: BaseModelManager):
-    "The model rollouts sample from: the 4-bit sampler if sampler='int4', else `sampling_model`."
-    return self._fast if self._fast is not None else self.sampling_model()
+__all__ = ['BaseTrainer', 'mean_sem']
 
 # %% ../../nbs/21_training.base_trainer.ipynb #c1720c22
 def _lr_lambda(config: BaseTrainerConfig):
@@ -119,12 +48,10 @@ class BaseTrainer:
     def __init__(
         self,
         config: BaseTrainerConfig,  # every option of the run
-        environment: ConversationEnvironment
-        | None = None,  # default: from the config's scenarios, reward and calibration
+        environment: ConversationEnvironment | None = None,  # default: the config's task
         model=None,
         tokenizer=None,  # an already loaded policy (default: load config.model_name)
-        callbacks: list
-        | None = None,  # objects with on_train_begin(total_steps), on_step(step, metrics), on_train_end()
+        callbacks: list | None = None,  # with on_train_begin, on_step, on_train_end
     ):
         self.config, self.world = config, init_distributed()
         if self.world.size > 1: self._check_data_parallel()

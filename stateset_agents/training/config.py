@@ -13,11 +13,11 @@ from ..core.checks import check, is_int, is_real
 from ..utils.trackers import TRACKER_NAMES
 
 # %% auto #0
-__all__ = ['SCALES', 'IMPORTANCE_LEVELS', 'LOSS_TYPES', 'LR_SCHEDULES', 'REWARD_MODES', 'SAMPLERS', 'SCENARIO_SETS', 'SPLITS',
-           'BUILTIN_REWARDS', 'BOOL_RULE', 'NAME_RULE', 'CONFIG_RULES', 'VALUE_MODELS', 'DPO_LOSSES',
-           'ALGORITHM_CONFIGS', 'judge_endpoint', 'parse_reward_spec', 'BaseTrainerConfig', 'int_rule', 'real_rule',
-           'choice_rule', 'GRPOConfig', 'GSPOConfig', 'DAPOConfig', 'PPOConfig', 'VAPOConfig', 'A2CConfig', 'DPOConfig',
-           'all_config_fields']
+__all__ = ['SCALES', 'IMPORTANCE_LEVELS', 'LOSS_TYPES', 'LR_SCHEDULES', 'REWARD_MODES', 'SAMPLERS', 'LORA_TARGETS',
+           'SCENARIO_SETS', 'SPLITS', 'BUILTIN_REWARDS', 'BOOL_RULE', 'NAME_RULE', 'CONFIG_RULES', 'VALUE_MODELS',
+           'DPO_LOSSES', 'ALGORITHM_CONFIGS', 'judge_endpoint', 'parse_reward_spec', 'BaseTrainerConfig', 'int_rule',
+           'real_rule', 'choice_rule', 'GRPOConfig', 'GSPOConfig', 'DAPOConfig', 'PPOConfig', 'VAPOConfig', 'A2CConfig',
+           'DPOConfig', 'all_config_fields']
 
 # %% ../../nbs/19_training.config.ipynb #7c41c875
 SCALES = ("group", "batch", "none")  # advantage scaling: by the group's std, the batch's, or none
@@ -25,10 +25,8 @@ IMPORTANCE_LEVELS = ("token", "sequence")  # per-token ratios (GRPO) or one per 
 LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")  # how token losses are aggregated
 LR_SCHEDULES = ("constant", "linear", "cosine")
 REWARD_MODES = ("final", "per_turn")  # a conversation's reward for all its turns, or each turn's own return
-SAMPLERS = (
-    "exact",
-    "int4",
-)  # who samples rollouts: the policy itself, or a 4-bit copy reading its adapters (see the quantized sampler chapter)
+SAMPLERS = ("exact", "int4")  # who samples rollouts: the policy itself, or a 4-bit copy reading its adapters
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # every projection
 SCENARIO_SETS = ("customer_service", "tau2-airline", "tau2-retail")  # built-in scenario sets
 SPLITS = ("train", "test", "all")
 BUILTIN_REWARDS = ("customer_service", "technical_support", "sales", "helpfulness", "empathy", "task_completion",
@@ -101,16 +99,12 @@ def parse_reward_spec(
 class BaseTrainerConfig:
     "Options shared by every trainer."
     # -- model
-    model_name: str = (
-        "SmolLM2-135M-Instruct"  # policy: built-in name ("SmolLM2-135M-Instruct", "tiny"), hub id or local folder
-    )
+    model_name: str = "SmolLM2-135M-Instruct"  # policy: built-in name (also "tiny"), hub id or local folder
     use_lora: bool = True  # train LoRA adapters (peft) instead of all weights; the reference is the adapter disabled
     lora_r: int = 16  # LoRA rank
     lora_alpha: int = 32  # LoRA scale numerator (scale = alpha / r)
     lora_dropout: float = 0.0  # dropout on the LoRA path; 0 keeps updates deterministic
-    lora_target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    )  # layers that get adapters
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGETS))  # layers that get adapters
     bf16: bool = False  # train in bfloat16 (GPU); float32 otherwise, the right choice on CPU
     # -- generation (rollouts)
     num_generations: int = 4  # G: completions per scenario, a group; at least 2 (TRL: num_generations)
@@ -122,20 +116,14 @@ class BaseTrainerConfig:
     sampler: str = "int4"  # who samples: "int4" (4-bit base + live LoRA, IS-corrected) or "exact" (the policy itself)
     importance_sampling_cap: float = 2.0  # int4: cap on a token's pi_old / sampler (TRL: vllm_importance_sampling_cap)
     # -- task: what the agent practises and what it is paid for
-    scenarios: str = (
-        "customer_service"  # a built-in set (customer_service, tau2-airline, tau2-retail) or a JSONL file of scenarios
-    )
+    scenarios: str = "customer_service"  # a built-in set (see SCENARIO_SETS) or a JSONL file of scenarios
     train_split: str = "train"  # the split of `scenarios` that training samples ("train", "test" or "all")
     eval_split: str = "test"  # the split held-out evaluation uses ("train", "test" or "all")
-    reward: str | None = None
+    reward: str | None = None  # a reward spec: a name, learned:PATH, or a weighted sum; None: the set's default
     calibration: str = "none"  # "none", "running" (z-score per reward part), or a file from `stateset-agents calibrate`
-    check_reward: str | None = (
-        None  # a reward spec measured at every evaluation but never optimised (the reward-gaming check)
-    )
-    reward_fallback: str | None = None
-    reward_mode: str = (
-        "final"  # "final": a conversation's total reward for all its turns; "per_turn": each turn's return
-    )
+    check_reward: str | None = None  # a reward spec measured at every evaluation, never optimised (gaming check)
+    reward_fallback: str | None = None  # a reward spec for when a judge or learned part fails; None: the run stops
+    reward_mode: str = "final"  # "final": a conversation's total reward for all its turns; "per_turn": each turn's
     turn_gamma: float = 1.0  # per_turn: discount per agent turn in a turn's return, in [0, 1]
     # -- optimisation
     learning_rate: float = 3e-4  # AdamW learning rate (LoRA wants far more than full fine-tuning's 1e-6)
@@ -161,12 +149,8 @@ class BaseTrainerConfig:
     save_steps: int = 0  # checkpoint every this many steps (0: only at the end)
     seed: int = 0  # seeds sampling, scenario order and LoRA init
     output_dir: str = "runs/grpo"  # metrics.jsonl and checkpoints go here
-    report_to: list[str] = field(
-        default_factory=list
-    )  # trackers that also get every logged step: "tensorboard", "mlflow", "wandb", "trackio" (TRL: report_to)
-    torch_threads: int | None = (
-        None  # torch CPU threads; None: the cores free when the run starts (see `default_threads`)
-    )
+    report_to: list[str] = field(default_factory=list)  # trackers of every logged step (TRACKER_NAMES; TRL: report_to)
+    torch_threads: int | None = None  # torch CPU threads; None: the cores free when the run starts
 
     def __post_init__(self): self.validate()
 
@@ -347,28 +331,20 @@ class PPOConfig(BaseTrainerConfig):
     loss_type: str = "bnpo"  # token mean over the (mini)batch, as TRL's PPO; "grpo", "dr_grpo", "dapo" also work
     sampler: str = "exact"  # PPO's losses do not correct for a 4-bit sampler yet
     num_iterations: int = 4  # PPO epochs over each rollout batch (TRL: num_ppo_epochs)
-    num_mini_batches: int = 1  # minibatches per epoch (TRL: num_mini_batches); at most the rows of a batch
+    num_mini_batches: int = 1  # minibatches per epoch (TRL: num_mini_batches); at most a step's conversations
     beta: float = 0.05  # KL penalty per token to the reference, subtracted from the reward (TRL: kl_coef)
     gamma: float = 1.0  # discount per agent token in GAE
     lam: float = 0.95  # GAE lambda of the policy's advantages
-    lam_critic: float | None = (
-        None  # GAE lambda of the value targets; None: `lam` (TRL); 1.0: Monte-Carlo returns (VAPO)
-    )
-    lam_alpha: float | None = None
-    value_model: str = (
-        "head"  # "head": a value head on the policy's hidden states (LoRA shared); "critic": a separate critic model
-    )
+    lam_critic: float | None = None  # GAE lambda of the value targets; None: `lam` (TRL); 1.0: Monte-Carlo (VAPO)
+    lam_alpha: float | None = None  # lam = 1 - 1/(lam_alpha * agent tokens) in [0, 1] (VAPO: 0.05); None: fixed
+    value_model: str = "head"  # "head": a head on the policy's hidden states (LoRA shared); "critic": its own model
     critic_model: str | None = None  # the critic's base model for value_model="critic"; None: model_name
     critic_learning_rate: float | None = None  # learning rate of the value parameters; None: learning_rate
     vf_coef: float = 0.1  # weight of the value loss (TRL's 0.5 * squared error, so TRL's vf_coef)
-    cliprange_value: float | None = (
-        0.2  # how far a value may move from its sampled value before clipping; None: no clipping
-    )
+    cliprange_value: float | None = 0.2  # how far a value may move from its sampled one before clipping; None: no clip
     ent_coef: float = 0.0  # weight of the entropy bonus (0, as TRL)
     whiten_advantages: bool = True  # whiten advantages over the rollout batch's agent tokens
-    value_warmup_steps: int = (
-        0  # first steps that train only the value function, the policy fixed (VAPO: value pre-training)
-    )
+    value_warmup_steps: int = 0  # first steps that train only the value function (VAPO: value pre-training)
     positive_lm_coef: float = 0.0  # weight of an LM loss on positive conversations (VAPO: 0.1)
     positive_threshold: float = 0.5  # a conversation whose total reward is at least this is positive
     extra_rules = {
@@ -395,6 +371,9 @@ class PPOConfig(BaseTrainerConfig):
         check(self.turn_gamma == 1.0, name, "turn_gamma", self.turn_gamma, "1.0: PPO discounts per token with `gamma`")
         check(self.critic_model is None or self.value_model == "critic", name, "critic_model", self.critic_model,
               "None unless value_model='critic'")
+        check(self.num_mini_batches <= self.prompts_per_step * self.num_generations, name, "num_mini_batches",
+              self.num_mini_batches, f"at most the {self.prompts_per_step * self.num_generations} conversations of a step "
+              "(prompts_per_step x num_generations): a minibatch holds whole conversations")
         check(self.value_warmup_steps < self.max_steps, name, "value_warmup_steps", self.value_warmup_steps,
               f"smaller than max_steps={self.max_steps}: the policy must train in some step")
 
@@ -435,9 +414,7 @@ class DPOConfig(BaseTrainerConfig):
     sampler: str = "exact"  # rollout pairs come from the policy itself
     beta: float = 0.1  # strength of the implicit KL constraint to the reference (the adapter disabled)
     label_smoothing: float = 0.0  # sigmoid only: the assumed share of flipped preference labels (conservative DPO)
-    pairs: str | None = (
-        None  # a JSONL file of {"prompt", "chosen", "rejected"}; None: pairs from reward-ranked rollouts
-    )
+    pairs: str | None = None  # a JSONL file of {"prompt", "chosen", "rejected"}; None: from reward-ranked rollouts
     learning_rate: float = 1e-4  # DPO wants smaller steps than on-policy RL
     extra_rules = {
         "loss_type": choice_rule(DPO_LOSSES),

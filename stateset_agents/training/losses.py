@@ -16,8 +16,7 @@ __all__ = ['AGGREGATORS', 'DPO_LOSS_TYPES', 'per_sequence', 'importance_weights'
 # %% ../../nbs/20_training.losses.ipynb #173b4a90
 def per_sequence(
     x: torch.Tensor,  # (B,) one value per row
-    sequence_ids: torch.Tensor
-    | None,  # (B,) the sequence (conversation) each row belongs to; None: each row is its own
+    sequence_ids: torch.Tensor | None,  # (B,) each row's conversation; None: each row is its own
 ) -> tuple[torch.Tensor, torch.Tensor]:  # (S,) the sums per sequence, (B,) each row's sequence index into them
     "Sum row values within each sequence: the rows of one multi-turn conversation count as one sequence."
     if sequence_ids is None: return x, torch.arange(len(x), device=x.device)
@@ -88,15 +87,26 @@ def masked_mean(
     "Mean of `x` over the positions where `mask` is 1."
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
-def clip_metrics(weights, advantages, mask, epsilon, epsilon_high) -> dict[str, float]:
-    "How often the clip acts, low side, high side and either; `advantages` are (B,) or per token (B, T)."
+def clip_metrics(
+    weights: torch.Tensor,  # (B, T) token-level or (B, 1) sequence-level importance weights
+    advantages: torch.Tensor,  # (B,) or per token (B, T)
+    mask: torch.Tensor,  # (B, T) 1 on the tokens that count
+    epsilon: float,  # lower clip range
+    epsilon_high: float,  # upper clip range
+    sequence_ids: torch.Tensor | None = None,  # (B,) each row's conversation; None: each row is its own
+) -> dict[str, float]:  # clip_ratio/low_mean, high_mean and region_mean
+    "How often the clip acts, low side, high side and either: a token mean, or one vote per sequence at sequence level."
     adv = advantages.unsqueeze(1) if advantages.ndim == 1 else advantages  # (B, 1) or (B, T)
     low = ((weights < 1 - epsilon) & (adv < 0)).float()
     high = ((weights > 1 + epsilon_high) & (adv > 0)).float()
-    if weights.shape[1] == 1: mask = (mask.sum(-1, keepdim=True) > 0).float()  # sequence level: one vote per sequence
-    return {"clip_ratio/low_mean": masked_mean(low.expand_as(mask), mask).item(),
-            "clip_ratio/high_mean": masked_mean(high.expand_as(mask), mask).item(),
-            "clip_ratio/region_mean": masked_mean((low + high).clamp(max=1).expand_as(mask), mask).item()}
+    flags = {"low_mean": low, "high_mean": high, "region_mean": (low + high).clamp(max=1)}
+    if weights.shape[1] > 1: return {f"clip_ratio/{k}": masked_mean(f, mask).item() for k, f in flags.items()}
+    rows = (mask.sum(-1) > 0).to(mask.dtype)  # (B,) rows with a token
+    counts, _ = per_sequence(rows, sequence_ids)  # (S,) rows per sequence
+    def vote(f):  # each sequence's share of clipped rows, averaged over the sequences that have any
+        share = per_sequence(f.expand(-1, 1)[:, 0] * rows, sequence_ids)[0] / counts.clamp(min=1)
+        return (share.sum() / (counts > 0).sum().clamp(min=1)).item()
+    return {f"clip_ratio/{k}": vote(f) for k, f in flags.items()}
 
 # %% ../../nbs/20_training.losses.ipynb #7d34edf3
 def policy_loss(
@@ -128,31 +138,22 @@ def policy_loss(
     mask = mask.to(logps.dtype)
     w = importance_weights(logps, old_logps, mask, importance_level, sequence_ids)  # (B, T) or (B, 1)
     per_token_loss = clipped_surrogate(w, advantages, epsilon, eps_hi, delta).expand_as(logps)  # (B, T)
-    metrics = clip_metrics(w.detach(), advantages, mask, epsilon, eps_hi)
-    if beta:
-        kl = k3_kl(logps, ref_logps) * (w if kl_bias_correction else 1)  # (B, T)
-        per_token_loss = per_token_loss + beta * kl
-        metrics["kl"] = masked_mean(kl.detach(), mask).item()
-    elif ref_logps is not None: metrics["kl"] = masked_mean(k3_kl(logps.detach(), ref_logps), mask).item()
-    if sampler_logps is not None:
-        gap = (
-            old_logps if old_logps is not None else logps
-        ).detach() - sampler_logps  # log pi_old / sampler, per token
-        metrics["sampler/kl"] = masked_mean(
-            gap.exp() - gap - 1, mask
-        ).item()  # k3 estimate of KL(sampler || pi_old): 0 when they agree
+    metrics = clip_metrics(w.detach(), advantages, mask, epsilon, eps_hi, sequence_ids)
+    if sampler_logps is not None:  # the policy term's correction, before the KL joins it (as TRL)
+        gap = (old_logps if old_logps is not None else logps).detach() - sampler_logps  # log pi_old / sampler
+        metrics["sampler/kl"] = masked_mean(gap.exp() - gap - 1, mask).item()  # k3 KL(sampler || pi_old): 0 if equal
         if is_cap is not None:
             if not is_cap >= 1: raise ValueError(f"is_cap must be >= 1 (or None for no correction), got {is_cap!r}")
             per_token_loss = per_token_loss * gap.exp().clamp(max=is_cap)
             metrics["sampler/is_clipped"] = masked_mean((gap.exp() > is_cap).float(), mask).item()
     elif is_cap is not None: raise ValueError(f"is_cap={is_cap} needs sampler_logps (the sampler's log-probs)")
-    loss = AGGREGATORS[loss_type](
-        per_token_loss,
-        mask,
-        max_completion_length=max_completion_length,
-        num_items=num_items,
-        sequence_ids=sequence_ids,
-    )
+    if beta:  # the KL to the reference is a property of the current policy: no sampler weight
+        kl = k3_kl(logps, ref_logps) * (w if kl_bias_correction else 1)  # (B, T)
+        per_token_loss = per_token_loss + beta * kl
+        metrics["kl"] = masked_mean(kl.detach(), mask).item()
+    elif ref_logps is not None: metrics["kl"] = masked_mean(k3_kl(logps.detach(), ref_logps), mask).item()
+    loss = AGGREGATORS[loss_type](per_token_loss, mask, max_completion_length=max_completion_length,
+                                  num_items=num_items, sequence_ids=sequence_ids)
     return loss, metrics
 
 # %% ../../nbs/20_training.losses.ipynb #a400e9b0

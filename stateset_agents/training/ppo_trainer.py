@@ -179,8 +179,7 @@ def ppo_loss(
     batch: dict,  # the minibatch's rows (this process's part of it)
     fixed: dict,  # `rollout_tensors` sliced to the same rows
     warmup: bool = False,  # VAPO's value pre-training: the value loss alone
-    shares: dict
-    | None = None,  # this process's shares of the minibatch's normalisers (`minibatch_shares`); None: all 1
+    shares: dict | None = None,  # this process's shares (`minibatch_shares`); None: all 1
 ) -> tuple[torch.Tensor, dict]:  # the loss (this process's share of it) and metrics
     "The loss of one minibatch (`batch` and `fixed` sliced to its rows) and its metrics; 0 when this process has none."
     if batch is None: return torch.zeros((), requires_grad=True), {}  # still joins the processes' gradient sum
@@ -261,12 +260,14 @@ def minibatches(self: PPOTrainer,
                 rb: RolloutBatch,  # the whole rollout batch
                 advantages: dict,  # from `advantages`: this process's rows, collated, and their fixed tensors
                 ) -> Iterator[tuple[dict | None, dict | None, dict, float]]:  # (rows, fixed tensors, shares, tokens)
-    "One epoch's minibatches in rank 0's shuffled order, each cut to this process's rows (None where it holds none)."
+    "One epoch's minibatches of whole conversations in rank 0's shuffled order, cut to this process's rows (or None)."
     batch, fixed = advantages["batch"], advantages["fixed"]
     where = {i: j for j, i in enumerate(advantages["keep"])}  # row of rb -> row of this process's batch
-    perm = gather_json([torch.randperm(len(rb.rows)).tolist()])[0]  # the run's generator; rank 0's order everywhere
-    for idx in torch.tensor(perm).chunk(self.config.num_mini_batches):
-        local = torch.tensor([where[i] for i in idx.tolist() if i in where], dtype=torch.long)
+    perm = gather_json([torch.randperm(len(rb.trajectories)).tolist()])[0]  # conversations, in rank 0's order
+    rows_of = [[] for _ in rb.trajectories]  # conversation -> its rows in rb, in turn order
+    for i, r in enumerate(rb.rows): rows_of[r.episode].append(i)
+    for convs in torch.tensor(perm).chunk(self.config.num_mini_batches):  # a conversation's rows stay together
+        local = torch.tensor([where[i] for e in convs.tolist() for i in rows_of[e] if i in where], dtype=torch.long)
         mb = (
             ({k: v[local] for k, v in batch.items()}, {k: v[local] for k, v in fixed.items()})
             if len(local)

@@ -21,8 +21,7 @@ from ..utils.metrics import percentile
 # %% auto #0
 __all__ = ['PERCENTILES', 'METHODS', 'RewardWindow', 'RewardStatistics', 'RewardNormalizer', 'CalibratedRewardFunction',
            'reward_labels', 'MultiRewardCalibrator', 'calibrate_reward_functions', 'AdaptiveRewardScaler', 'run_scaler',
-           'calibration_figure', 'save_calibration', 'load_normalizers', 'build_reward', 'format_statistics',
-           'calibrate']
+           'calibration_figure', 'save_calibration', 'load_normalizers', 'format_statistics']
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #2dcd5709
 class RewardWindow:
@@ -142,8 +141,9 @@ class RewardNormalizer:
         self.buffer_size, self.total_seen, self.skipped = buffer_size, 0, 0
 
     def __repr__(self) -> str:
-        return (f"RewardNormalizer(method={self.method!r}, target_mean={self.target_mean}, target_std={self.target_std}, "
-                f"clip_range={self.clip_range}, buffer_size={self.buffer_size}, count={self.count})")
+        return (f"RewardNormalizer(method={self.method!r}, target_mean={self.target_mean}, "
+                f"target_std={self.target_std}, clip_range={self.clip_range}, buffer_size={self.buffer_size}, "
+                f"count={self.count})")
 
     @property
     def count(self) -> int:
@@ -221,8 +221,9 @@ _SETTINGS = ("method", "target_mean", "target_std", "clip_range", "buffer_size",
 def state_dict(self: RewardNormalizer) -> dict:
     "The normaliser's settings, window and counters as plain JSON values."
     d = {k: getattr(self, k) for k in _SETTINGS}
-    d.update(clip_range=list(self.clip_range) if self.clip_range else None, percentile_range=list(self.percentile_range),
-             window=list(self.window.values), total_seen=self.total_seen, skipped=self.skipped)
+    d.update(clip_range=list(self.clip_range) if self.clip_range else None,
+             percentile_range=list(self.percentile_range), window=list(self.window.values),
+             total_seen=self.total_seen, skipped=self.skipped)
     return d
 
 @patch(cls_method=True)
@@ -250,10 +251,12 @@ class CalibratedRewardFunction(RewardFunction):
                  weight: float | None = None,  # weight in a `CompositeReward`; default: the base reward's
                  name: str | None = None):  # default: "calibrated_" + the base reward's name
         if not isinstance(base_reward_fn, RewardFunction):
-            raise ValueError(f"base_reward_fn must be a RewardFunction, got {type(base_reward_fn).__name__}: {base_reward_fn!r}")
+            raise ValueError(f"base_reward_fn must be a RewardFunction, "
+                             f"got {type(base_reward_fn).__name__}: {base_reward_fn!r}")
         if normalizer is not None and not isinstance(normalizer, RewardNormalizer):
             raise ValueError(f"normalizer must be a RewardNormalizer or None, got {type(normalizer).__name__}")
-        super().__init__(base_reward_fn.weight if weight is None else weight, name or f"calibrated_{base_reward_fn.name}")
+        super().__init__(base_reward_fn.weight if weight is None else weight,
+                         name or f"calibrated_{base_reward_fn.name}")
         self.base_reward_fn, self.auto_calibrate = base_reward_fn, bool(auto_calibrate)
         self.normalizer = normalizer if normalizer is not None else RewardNormalizer()
 
@@ -271,7 +274,8 @@ class CalibratedRewardFunction(RewardFunction):
         self.auto_calibrate = True; return self
 
     def __repr__(self) -> str:
-        return f"CalibratedRewardFunction(base={self.base_reward_fn.name!r}, method={self.normalizer.method!r}, frozen={self.frozen})"
+        return (f"CalibratedRewardFunction(base={self.base_reward_fn.name!r}, method={self.normalizer.method!r}, "
+                f"frozen={self.frozen})")
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #9b601d01
 @patch
@@ -343,7 +347,8 @@ class MultiRewardCalibrator:
             norm.add_rewards(r.score for r in await rf.compute_rewards(batch, contexts))
         return self.statistics()
 
-    def calibrate_sync(self, episodes: Sequence, contexts: Sequence[dict | None] | None = None) -> dict[str, RewardStatistics]:
+    def calibrate_sync(self, episodes: Sequence,
+                       contexts: Sequence[dict | None] | None = None) -> dict[str, RewardStatistics]:
         "Synchronous `calibrate`; works inside Jupyter's running loop."
         return run_sync(self.calibrate(episodes, contexts))
 
@@ -351,7 +356,8 @@ class MultiRewardCalibrator:
         "The current statistics per reward label."
         return {label: norm.get_statistics() for label, norm in zip(self.labels, self.normalizers)}
 
-    def get_calibrated_functions(self, frozen: bool = True) -> list[CalibratedRewardFunction]:  # one per reward, in order
+    # one per reward, in order
+    def get_calibrated_functions(self, frozen: bool = True) -> list[CalibratedRewardFunction]:
         "One calibrated reward per reward, each with a copy of its normaliser (frozen unless `frozen=False`)."
         return [CalibratedRewardFunction(rf, norm.copy(), auto_calibrate=not frozen)
                 for rf, norm in zip(self.reward_functions, self.normalizers)]
@@ -374,7 +380,7 @@ class AdaptiveRewardScaler:
     "Scale rewards as `scale * r + shift`, adapting both towards a target mean and std; the scale is bounded."
     def __init__(self,
                  initial_scale: float = 1.0,  # starting scale s
-                 adaptation_rate: float = 0.01,  # fraction of the way to the target map moved per `adapt_scale`, in (0, 1]
+                 adaptation_rate: float = 0.01,  # share of the way to the target map per `adapt_scale`, in (0, 1]
                  min_scale: float = 0.1,  # lower bound of the scale, > 0
                  max_scale: float = 10.0,  # upper bound of the scale
                  window: int = 1000,  # how many recent raw rewards the statistics cover
@@ -383,15 +389,18 @@ class AdaptiveRewardScaler:
         if self.min_scale <= 0: raise ValueError(f"min_scale must be > 0, got {min_scale!r}")
         self.scale = finite_float(initial_scale, "initial_scale")
         if not self.min_scale <= self.scale <= self.max_scale:
-            raise ValueError(f"initial_scale must be within [min_scale, max_scale] = [{min_scale}, {max_scale}], got {initial_scale!r}")
+            raise ValueError(f"initial_scale must be within [min_scale, max_scale] = [{min_scale}, {max_scale}], "
+                             f"got {initial_scale!r}")
         self.adaptation_rate = finite_float(adaptation_rate, "adaptation_rate")
-        if not 0 < self.adaptation_rate <= 1: raise ValueError(f"adaptation_rate must be in (0, 1], got {adaptation_rate!r}")
+        if not 0 < self.adaptation_rate <= 1:
+            raise ValueError(f"adaptation_rate must be in (0, 1], got {adaptation_rate!r}")
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
             raise ValueError(f"min_samples must be an int >= 2, got {min_samples!r}")
         self.shift, self.min_samples, self.history = 0.0, min_samples, RewardWindow(window)
 
     def __repr__(self) -> str:
-        return f"AdaptiveRewardScaler(scale={self.scale:.4g}, shift={self.shift:.4g}, adaptation_rate={self.adaptation_rate})"
+        return (f"AdaptiveRewardScaler(scale={self.scale:.4g}, shift={self.shift:.4g}, "
+                f"adaptation_rate={self.adaptation_rate})")
 
 # %% ../../nbs/25_training.reward_calibration.ipynb #b4c4c12f
 @patch
@@ -450,8 +459,10 @@ def calibration_figure(
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.04)
     for col, scores in enumerate(panels.values(), 1):
         for i, (label, values) in enumerate(scores.items()):
-            fig.add_trace(go.Box(y=values, name=label.removesuffix("Reward"), legendgroup=label, showlegend=col == 1,
-                                 marker_color=f"hsl({i * 360 // max(len(scores), 1)},60%,45%)", boxpoints=False), row=1, col=col)
+            colour = f"hsl({i * 360 // max(len(scores), 1)},60%,45%)"
+            box = go.Box(y=values, name=label.removesuffix("Reward"), legendgroup=label, showlegend=col == 1,
+                         marker_color=colour, boxpoints=False)
+            fig.add_trace(box, row=1, col=col)
     fig.update_layout(height=380, margin=dict(t=40, b=20, l=30, r=10), legend=dict(orientation="h", y=-0.15))
     return fig
 
@@ -472,43 +483,19 @@ def load_normalizers(
 ) -> dict[str, RewardNormalizer]:  # normaliser per reward label
     "The normalisers saved in a calibration file, keyed by reward label."
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict): raise ValueError(f"{path}: expected a JSON object of reward labels, got {type(data).__name__}")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of reward labels, got {type(data).__name__}")
     return {label: RewardNormalizer.from_state_dict(entry["normalizer"]) for label, entry in data.items()}
 
-# %% ../../nbs/25_training.reward_calibration.ipynb #3a7bd809
-def build_reward(spec: str) -> RewardFunction:
-    "One reward by its command-line name (see `training.config.BUILTIN_REWARDS`), or `learned:PATH` for a reward-model checkpoint."
-    from stateset_agents.training.config import BUILTIN_REWARDS
-    from stateset_agents.training.task import reward_part  # one builder for training and calibration
-    spec = spec.strip()
-    if spec not in BUILTIN_REWARDS and not (spec.startswith("learned:") and spec.removeprefix("learned:").strip()):
-        raise ValueError(f"unknown reward {spec!r}; choose from {', '.join(BUILTIN_REWARDS)} or learned:PATH")
-    return reward_part(spec)
-
-# %% ../../nbs/25_training.reward_calibration.ipynb #962bce22
+# %% ../../nbs/25_training.reward_calibration.ipynb #3cd631fc
 def format_statistics(stats: dict[str, RewardStatistics]) -> str:
     "A table of statistics per reward label."
-    lines = [f"{'reward':<24}{'count':>7}{'mean':>9}{'std':>9}{'min':>9}{'p5':>9}{'p50':>9}{'p95':>9}{'max':>9}"]
+    cols = ("count", "mean", "std", "min", "p5", "p50", "p95", "max")
+    lines = [f"{'reward':<24}" + "".join(f"{c:>{7 if c == 'count' else 9}}" for c in cols)]
     for label, s in stats.items():
         p = s.percentiles or {5: 0.0, 50: 0.0, 95: 0.0}
-        lines.append(f"{label:<24}{s.count:>7}{s.mean:>9.3f}{s.std:>9.3f}{s.min:>9.3f}{p[5]:>9.3f}{p[50]:>9.3f}{p[95]:>9.3f}{s.max:>9.3f}")
+        values = (s.mean, s.std, s.min, p[5], p[50], p[95], s.max)
+        lines.append(f"{label:<24}{s.count:>7}" + "".join(f"{v:>9.3f}" for v in values))
     return "\n".join(lines)
 
-def calibrate(
-    episodes: str = "runs/rollout.jsonl",  # JSONL of trajectories, e.g. written by `stateset-agents rollout`
-    rewards: str = "helpfulness,safety,task_completion",  # comma-separated reward names, or learned:PATH
-    method: str = "z_score",  # normalisation method: z_score, min_max or percentile
-    output: str = "runs/calibration.json",  # where to write the calibration (statistics and normalisers)
-    verbose: bool = True,  # print the statistics table
-) -> dict[str, RewardStatistics]:  # statistics per reward label
-    "Calibrate rewards on saved conversations and write their normalisers to a JSON file."
-    from stateset_agents.core.trajectory import load_trajectories
-    specs = [s for s in rewards.split(",") if s.strip()]
-    if not specs: raise ValueError(f"rewards must name at least one reward, got {rewards!r}")
-    trajectories = load_trajectories(episodes)
-    if not trajectories: raise ValueError(f"{episodes} holds no trajectories")
-    calibrator = MultiRewardCalibrator([build_reward(s) for s in specs], method=method)
-    stats = calibrator.calibrate_sync(trajectories)
-    save_calibration(calibrator, output)
-    if verbose: print(format_statistics(stats)); print(f"wrote {output}")
-    return stats
+

@@ -133,8 +133,7 @@ def resume_settings(
     return saved, {**meta["config"], "output_dir": str(Path(resume).parent)}, meta["step"]
 
 def train(
-    algorithm: str
-    | None = None,  # grpo, gspo, dapo, ppo, vapo, a2c or dpo (default: grpo, or the resumed checkpoint's)
+    algorithm: str | None = None,  # an ALGORITHMS name (default: grpo, or the checkpoint's)
     config_file: str | None = None,  # JSON file of config fields; flags override it
     resume: str | None = None,  # a checkpoint folder to continue from (its config is used unless overridden)
     overwrite: bool = False,  # replace a previous run's files in the output folder (default: refuse)

@@ -13,7 +13,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['METRIC_GLOSSARY', 'canonical_name', 'series_key', 'as_float', 'MetricInfo', 'prometheus_name', 'percentile',
-           't_critical', 'trend', 'summarize', 'MetricAggregator']
+           't_critical', 'trend', 'summarize', 'Series', 'MetricAggregator']
 
 # %% ../../nbs/12_utils.metrics.ipynb #162cb95f
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_./:-]*\Z")
@@ -40,7 +40,8 @@ def series_key(
     if not isinstance(tags, dict): raise ValueError(f"tags must be a dict of label -> value, got {tags!r}")
     for k in tags:
         if not isinstance(k, str) or not _LABEL_RE.match(k) or k.startswith("__"):
-            raise ValueError(f"tag names must be Prometheus label names ([a-zA-Z_][a-zA-Z0-9_]*, no leading '__'), got {k!r}")
+            raise ValueError(f"tag names must be Prometheus label names ([a-zA-Z_][a-zA-Z0-9_]*, no leading '__'), "
+                             f"got {k!r}")
     return key + "{" + ",".join(f'{k}="{tags[k]}"' for k in sorted(tags)) + "}"
 
 # %% ../../nbs/12_utils.metrics.ipynb #b15db9e3
@@ -63,76 +64,111 @@ class MetricInfo:
     name: str  # canonical name, e.g. "train/kl"
     description: str  # one line, in words
     formula: str  # LaTeX, with the training chapters' symbols
-    unit: str = ""  # unit suffix of the Prometheus name ("bytes", "seconds", "tokens", "nats", "percent"); "" if unitless
-    kind: str = "gauge"  # Prometheus type: "gauge" (the last value), "counter" (events counted) or "histogram" (observations in buckets)
-    prometheus: str = ""  # the Prometheus name the design fixes, e.g. "grpo_train_loss"; "" for the `stateset_` name `prometheus_name` builds
+    unit: str = ""  # Prometheus name's unit suffix ("bytes", "seconds", "tokens", "nats", "percent"); "" if unitless
+    kind: str = "gauge"  # Prometheus type: "gauge" (last value), "counter" (events) or "histogram" (observations)
+    prometheus: str = ""  # the Prometheus name the design fixes, e.g. "grpo_train_loss"; "": `prometheus_name`'s
     labels: tuple[str, ...] = ()  # label names every sample of its Prometheus series carries, e.g. ("model",)
 
     def __post_init__(self):
         if self.kind not in ("gauge", "counter", "histogram"):
-            raise ValueError(f"MetricInfo {self.name!r}: kind must be 'gauge', 'counter' or 'histogram', got {self.kind!r}")
+            raise ValueError(f"MetricInfo {self.name!r}: kind must be 'gauge', 'counter' or 'histogram', "
+                             f"got {self.kind!r}")
         if self.prometheus and not _PROM_RE.match(self.prometheus):
-            raise ValueError(f"MetricInfo {self.name!r}: prometheus must be a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*) or '', got {self.prometheus!r}")
-        if not isinstance(self.labels, tuple) or not all(isinstance(k, str) and _LABEL_RE.match(k) and not k.startswith("__") for k in self.labels):
-            raise ValueError(f"MetricInfo {self.name!r}: labels must be a tuple of label names, e.g. ('model',), got {self.labels!r}")
+            raise ValueError(f"MetricInfo {self.name!r}: prometheus must be a Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*) "
+                             f"or '', got {self.prometheus!r}")
+        label_ok = lambda k: isinstance(k, str) and _LABEL_RE.match(k) and not k.startswith("__")
+        if not isinstance(self.labels, tuple) or not all(label_ok(k) for k in self.labels):
+            raise ValueError(f"MetricInfo {self.name!r}: labels must be a tuple of label names, e.g. ('model',), "
+                             f"got {self.labels!r}")
 
 _TOKEN_MEAN = r"\frac{1}{\sum_{i,t} m_{i,t}} \sum_{i,t} m_{i,t}"
 METRIC_GLOSSARY: dict[str, MetricInfo] = {m.name: m for m in [
-    MetricInfo("train/loss", "the policy loss minimised this step; how tokens are averaged depends on the trainer's loss_type (shown: \"grpo\"; the losses chapter gives the others)",
-               r"\frac{1}{NG}\sum_{i=1}^{NG} \frac{1}{\lvert o_i \rvert}\sum_{t=1}^{\lvert o_i \rvert}\left[-\min\left(\rho_{i,t}\hat A_i,\ \mathrm{clip}(\rho_{i,t}, 1-\epsilon, 1+\epsilon)\hat A_i\right) + \beta\,\mathbb{D}_{i,t}\right],\quad \rho_{i,t} = \frac{\pi_\theta(o_{i,t}\mid q, o_{i,<t})}{\pi_{\theta_{\mathrm{old}}}(o_{i,t}\mid q, o_{i,<t})}",
+    MetricInfo("train/loss", "the policy loss minimised this step; how tokens are averaged depends on the trainer's "
+                             "loss_type (shown: \"grpo\"; the losses chapter gives the others)",
+               r"\frac{1}{NG}\sum_{i=1}^{NG} \frac{1}{\lvert o_i \rvert}\sum_{t=1}^{\lvert o_i "
+               r"\rvert}\left[-\min\left(\rho_{i,t}\hat A_i,\ \mathrm{clip}(\rho_{i,t}, 1-\epsilon, 1+\epsilon)\hat "
+               r"A_i\right) + \beta\,\mathbb{D}_{i,t}\right],\quad \rho_{i,t} = \frac{\pi_\theta(o_{i,t}\mid q, "
+               r"o_{i,<t})}{\pi_{\theta_{\mathrm{old}}}(o_{i,t}\mid q, o_{i,<t})}",
                prometheus="grpo_train_loss", labels=("model",)),
     MetricInfo("train/reward", "mean reward of the step's completions", r"\bar r = \frac{1}{NG}\sum_{i=1}^{NG} r_i",
                prometheus="grpo_train_reward", labels=("model",)),
     MetricInfo("train/reward_std", "standard deviation of the step's rewards over all its completions (unbiased)",
                r"\sqrt{\frac{1}{NG-1}\sum_{i=1}^{NG} (r_i - \bar r)^2}"),
-    MetricInfo("frac_reward_zero_std", "fraction of groups whose G rewards are all equal: they give no learning signal (TRL's name)",
+    MetricInfo("frac_reward_zero_std", "fraction of groups whose G rewards are all equal: they give no learning signal "
+                                       "(TRL's name)",
                r"\frac{1}{N}\sum_{q=1}^{N} \mathbb{1}\left[\mathrm{std}(r_{q,1}, \dots, r_{q,G}) < 10^{-6}\right]"),
-    MetricInfo("reward/fallbacks", "conversations of this step scored by the configured fallback reward because a judge or learned reward failed (a count)",
+    MetricInfo("rewards/fallbacks", "conversations of this step scored by the configured fallback reward because a "
+                                   "judge or learned reward failed (a count)",
                r"n^{\mathrm{fb}} = \sum_{i=1}^{NG} \mathbb{1}\left[r_i \text{ came from the fallback reward}\right]"),
-    MetricInfo("sampler/kl", "how far the rollout sampler's token distribution is from the policy's, on the sampled tokens (k3 estimate, nats/token; 0 when the policy samples itself)",
-               r"\frac{1}{T}\sum_{t}\left(r_t - \log r_t - 1\right),\quad r_t = \frac{\pi_{\theta_{\mathrm{old}}}(o_t)}{q(o_t)}"),
-    MetricInfo("sampler/is_clipped", "share of completion tokens whose importance weight pi_old/q reached the cap (truncated importance sampling)",
+    MetricInfo("sampler/kl", "how far the rollout sampler's token distribution is from the policy's, on the sampled "
+                             "tokens (k3 estimate, nats/token; 0 when the policy samples itself)",
+               r"\frac{1}{T}\sum_{t}\left(r_t - \log r_t - 1\right),\quad r_t = "
+               r"\frac{\pi_{\theta_{\mathrm{old}}}(o_t)}{q(o_t)}"),
+    MetricInfo("sampler/is_clipped", "share of completion tokens whose importance weight pi_old/q reached the cap "
+                                     "(truncated importance sampling)",
                _TOKEN_MEAN + r"\,\mathbb{1}\left[\pi_{\theta_{\mathrm{old}}}(o_{i,t}) / q(o_{i,t}) > C\right]"),
     MetricInfo("train/skipped", "1 when the step's update was skipped (non-finite loss or gradient norm), else 0",
-               r"\mathbb{1}\left[\neg\,\mathrm{finite}(\mathcal{L}) \lor \neg\,\mathrm{finite}(\lVert g \rVert_2)\right]"),
-    MetricInfo("clip_ratio/low_mean", "share of completion tokens whose ratio was clipped from below, with a negative advantage (TRL's name)",
+               r"\mathbb{1}\left[\neg\,\mathrm{finite}(\mathcal{L}) \lor \neg\,\mathrm{finite}(\lVert g "
+               r"\rVert_2)\right]"),
+    MetricInfo("clip_ratio/low_mean", "share of completion tokens whose ratio was clipped from below, with a negative "
+                                      "advantage (TRL's name)",
                _TOKEN_MEAN + r"\,\mathbb{1}\left[\rho_{i,t} < 1-\epsilon \land \hat A_i < 0\right]"),
-    MetricInfo("clip_ratio/high_mean", "share of completion tokens whose ratio was clipped from above, with a positive advantage (TRL's name)",
+    MetricInfo("clip_ratio/high_mean", "share of completion tokens whose ratio was clipped from above, with a positive "
+                                       "advantage (TRL's name)",
                _TOKEN_MEAN + r"\,\mathbb{1}\left[\rho_{i,t} > 1+\epsilon_{\mathrm{high}} \land \hat A_i > 0\right]"),
     MetricInfo("clip_ratio/region_mean", "share of completion tokens clipped on either side (TRL's name)",
                _TOKEN_MEAN + r"\,\mathbb{1}\left[\text{clipped low} \lor \text{clipped high}\right]"),
-    MetricInfo("train/kl", "per-token KL from the policy to the reference, Schulman's k3 estimator, token mean, in nats",
-               _TOKEN_MEAN + r"\,\mathbb{D}_{i,t},\quad \mathbb{D}_{i,t} = \frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - \log\frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - 1", "nats",
-               prometheus="grpo_kl_divergence", labels=("model",)),
+    MetricInfo("train/kl", "per-token KL from the policy to the reference, Schulman's k3 estimator, token mean, "
+                           "in nats",
+               _TOKEN_MEAN + r"\,\mathbb{D}_{i,t},\quad \mathbb{D}_{i,t} = "
+               r"\frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - "
+               r"\log\frac{\pi_{\mathrm{ref}}(o_{i,t}\mid\cdot)}{\pi_\theta(o_{i,t}\mid\cdot)} - 1",
+               "nats", prometheus="grpo_kl_divergence", labels=("model",)),
     MetricInfo("train/entropy", "policy entropy over the vocabulary at each completion token, token mean",
-               _TOKEN_MEAN + r"\left[-\sum_{v} \pi_\theta(v\mid q, o_{i,<t}) \log \pi_\theta(v\mid q, o_{i,<t})\right]", "nats"),
-    MetricInfo("train/grad_norm", "global L2 norm of the gradient before clipping", r"\lVert g \rVert_2 = \sqrt{\textstyle\sum_{p} \sum_{j} g_{p,j}^2}"),
+               _TOKEN_MEAN + r"\left[-\sum_{v} \pi_\theta(v\mid q, o_{i,<t}) \log \pi_\theta(v\mid q, o_{i,<t})\right]",
+               "nats"),
+    MetricInfo("train/grad_norm", "global L2 norm of the gradient before clipping",
+               r"\lVert g \rVert_2 = \sqrt{\textstyle\sum_{p} \sum_{j} g_{p,j}^2}"),
     MetricInfo("train/learning_rate", "the optimiser's learning rate at this step", r"\eta_s"),
     MetricInfo("completions/mean_length", "mean completion length, end-of-turn token included",
                r"\frac{1}{NG}\sum_{i=1}^{NG} \lvert o_i \rvert", "tokens"),
-    MetricInfo("completions/max_length", "longest completion of the step, end-of-turn token included", r"\max_i \lvert o_i \rvert", "tokens"),
+    MetricInfo("completions/max_length", "longest completion of the step, end-of-turn token included",
+               r"\max_i \lvert o_i \rvert", "tokens"),
     MetricInfo("completions/clipped_ratio", "fraction of completions cut at max_new_tokens (TRL's name)",
                r"\frac{1}{NG}\sum_{i} \mathbb{1}\left[\lvert o_i \rvert = \text{max\_new\_tokens}\right]"),
     MetricInfo("eval/reward", "mean reward of the held-out evaluation episodes, under the reward training optimises",
                r"\bar r^{\mathrm{eval}} = \frac{1}{M}\sum_{j=1}^{M} r(q_j, o_j)"),
-    MetricInfo("eval/check_reward", "mean reward of the same held-out episodes under a check reward that training never optimises (another judge or rubric); the reward_gaming rule compares it with eval/reward",
+    MetricInfo("eval/check_reward", "mean reward of the same held-out episodes under a check reward that training "
+                                    "never optimises (another judge or rubric); the reward_gaming rule compares it "
+                                    "with eval/reward",
                r"\bar r^{\mathrm{check}} = \frac{1}{M}\sum_{j=1}^{M} r^{\mathrm{check}}(q_j, o_j)"),
-    MetricInfo("time/step_seconds", "wall time of one training step (rollout, scoring, update)", r"t_{\mathrm{end}} - t_{\mathrm{start}}", "seconds"),
-    MetricInfo("time/rollout_seconds", "wall time of the step's rollout (sampling and scoring)", r"t^{\mathrm{rollout}}_{\mathrm{end}} - t^{\mathrm{rollout}}_{\mathrm{start}}", "seconds"),
+    MetricInfo("time/step_seconds", "wall time of one training step (rollout, scoring, update)",
+               r"t_{\mathrm{end}} - t_{\mathrm{start}}", "seconds"),
+    MetricInfo("time/rollout_seconds", "wall time of the step's rollout (sampling and scoring)",
+               r"t^{\mathrm{rollout}}_{\mathrm{end}} - t^{\mathrm{rollout}}_{\mathrm{start}}", "seconds"),
     MetricInfo("system/cpu_percent", "machine CPU busy time over the sampling interval",
-               r"100 \cdot \frac{\Delta t_{\mathrm{busy}}}{\Delta t_{\mathrm{busy}} + \Delta t_{\mathrm{idle}}}", "percent"),
-    MetricInfo("system/memory_percent", "machine memory in use", r"100 \cdot \frac{M_{\mathrm{total}} - M_{\mathrm{available}}}{M_{\mathrm{total}}}", "percent"),
+               r"100 \cdot \frac{\Delta t_{\mathrm{busy}}}{\Delta t_{\mathrm{busy}} + \Delta t_{\mathrm{idle}}}",
+               "percent"),
+    MetricInfo("system/memory_percent", "machine memory in use",
+               r"100 \cdot \frac{M_{\mathrm{total}} - M_{\mathrm{available}}}{M_{\mathrm{total}}}", "percent"),
     MetricInfo("system/memory_used", "machine memory in use", r"M_{\mathrm{total}} - M_{\mathrm{available}}", "bytes"),
     MetricInfo("system/process_memory", "resident memory of this Python process", r"\mathrm{RSS}", "bytes"),
-    MetricInfo("system/disk_read", "disk read throughput over the sampling interval", r"\Delta B_{\mathrm{read}} / \Delta t", "bytes_per_second"),
-    MetricInfo("system/disk_write", "disk write throughput over the sampling interval", r"\Delta B_{\mathrm{written}} / \Delta t", "bytes_per_second"),
-    MetricInfo("gpu/memory_used", "memory in use on one GPU (tag `gpu`), from NVML", r"M^{\mathrm{gpu}}_{\mathrm{used}}", "bytes"),
-    MetricInfo("gpu/memory_percent", "share of one GPU's memory in use (tag `gpu`)", r"100 \cdot M^{\mathrm{gpu}}_{\mathrm{used}} / M^{\mathrm{gpu}}_{\mathrm{total}}", "percent"),
-    MetricInfo("breaker/state", "a circuit breaker's state: 0 closed (calls pass), 1 half-open (a trial call passes), 2 open (calls fail fast); tagged `breaker` with the breaker's name",
+    MetricInfo("system/disk_read", "disk read throughput over the sampling interval",
+               r"\Delta B_{\mathrm{read}} / \Delta t", "bytes_per_second"),
+    MetricInfo("system/disk_write", "disk write throughput over the sampling interval",
+               r"\Delta B_{\mathrm{written}} / \Delta t", "bytes_per_second"),
+    MetricInfo("gpu/memory_used", "memory in use on one GPU (tag `gpu`), from NVML",
+               r"M^{\mathrm{gpu}}_{\mathrm{used}}", "bytes"),
+    MetricInfo("gpu/memory_percent", "share of one GPU's memory in use (tag `gpu`)",
+               r"100 \cdot M^{\mathrm{gpu}}_{\mathrm{used}} / M^{\mathrm{gpu}}_{\mathrm{total}}", "percent"),
+    MetricInfo("breaker/state", "a circuit breaker's state: 0 closed (calls pass), 1 half-open (a trial call passes), "
+                                "2 open (calls fail fast); tagged `breaker` with the breaker's name",
                r"s_b \in \{0, 1, 2\}", labels=("breaker",)),
     MetricInfo("api/requests", "requests the service answered, by route and HTTP status (counted by the service layer)",
-               r"n_{\mathrm{requests}}(\mathrm{route}, \mathrm{status})", kind="counter", prometheus="api_requests_total", labels=("route", "status")),
-    MetricInfo("api/latency", "time to answer one request, by route (observed by the service layer)", r"t_{\mathrm{response}} - t_{\mathrm{request}}", "seconds",
+               r"n_{\mathrm{requests}}(\mathrm{route}, \mathrm{status})",
+               kind="counter", prometheus="api_requests_total", labels=("route", "status")),
+    MetricInfo("api/latency", "time to answer one request, by route (observed by the service layer)",
+                              r"t_{\mathrm{response}} - t_{\mathrm{request}}", "seconds",
                kind="histogram", prometheus="api_latency_seconds", labels=("route",)),
 ]}
 
@@ -143,7 +179,7 @@ def prometheus_name(
     counter: bool = False,  # a counter: the name ends in "_total"
     prefix: str = "stateset",  # the exporter's namespace (a name the glossary fixes has none of ours)
 ) -> str:  # e.g. "grpo_train_loss" (fixed by the glossary), "stateset_system_disk_read_bytes_total"
-    "The Prometheus name of metric `name`: the one its glossary entry fixes, else a valid, conventional one built from it."
+    "The Prometheus name of metric `name`: the one its glossary entry fixes, else a valid, conventional one."
     info = METRIC_GLOSSARY.get(canonical_name(name))
     if info is not None and info.prometheus: return info.prometheus
     base = re.sub(r"[^a-z0-9_]+", "_", canonical_name(name).lower()).strip("_")
@@ -206,13 +242,16 @@ def summarize(
                 last=values[-1] if len(values) else math.nan, trend=direction, slope=slope)
 
 # %% ../../nbs/12_utils.metrics.ipynb #66cf0696
-class _Series:
-    "One metric's recent values and lifetime count; statistics are computed when read."
+class Series:
+    "One metric's recent values and lifetime count; statistics are computed when read (see `get_stats`)."
     __slots__ = ("values", "count", "_cache")
-    def __init__(self, window_size: int):
+    def __init__(self,
+                 window_size: int):  # values kept (older ones drop out)
         self.values, self.count, self._cache = deque(maxlen=window_size), 0, None
 
-    def add(self, value: float):
+    def add(self,
+            value: float):  # the new value (already checked by `as_float`)
+        "Append `value` to the window and count it."
         self.values.append(value)
         self.count += 1
 
@@ -222,9 +261,10 @@ class MetricAggregator:
                  window_size: int = 1000,  # values kept per metric
                  trend_window: int = 50):  # most recent values the trend test looks at
         for field_, v in (("window_size", window_size), ("trend_window", trend_window)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ValueError(f"{field_} must be an integer >= 1, got {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{field_} must be an integer >= 1, got {v!r}")
         self.window_size, self.trend_window = window_size, trend_window
-        self._series: dict[str, _Series] = {}  # by series key and by every spelling seen
+        self._series: dict[str, Series] = {}  # by series key and by every spelling seen
         self._keys: list[str] = []  # series keys, in first-seen order
 
     def __repr__(self): return f"MetricAggregator(window_size={self.window_size}, metrics={len(self._keys)})"
@@ -236,14 +276,17 @@ class MetricAggregator:
 
 # %% ../../nbs/12_utils.metrics.ipynb #8685f603
 @patch
-def series(self: MetricAggregator, name: str, tags: dict | None = None) -> _Series:
+def series(self: MetricAggregator,
+           name: str,  # a metric name, or a series key from `names`
+           tags: dict | None = None,  # labels making a separate series, e.g. {"gpu": "0"}
+          ) -> Series:  # the live series (values and count)
     "The series of `name` with `tags`, created on first use."
     s = self._series.get(name) if not tags else None
     if s is not None: return s
     key = series_key(name, tags)
     s = self._series.get(key)
     if s is None:
-        s = self._series[key] = _Series(self.window_size)
+        s = self._series[key] = Series(self.window_size)
         self._keys.append(key)
     if not tags: self._series[name] = s  # remember this spelling: the next lookup is direct
     return s
@@ -265,7 +308,8 @@ def get_stats(self: MetricAggregator, name: str, tags: dict | None = None) -> di
     if s is None: return summarize([], 0)
     count = s.count
     if s._cache is None or s._cache[0] != count:
-        values = list(s.values)  # a snapshot: the system thread may append while we compute (list() is atomic under the GIL)
+        # a snapshot: the system thread may append while we compute (list() is atomic under the GIL)
+        values = list(s.values)
         s._cache = (count, summarize(values, count, self.trend_window))
     return dict(s._cache[1])
 
