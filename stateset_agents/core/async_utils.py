@@ -23,7 +23,8 @@ def run_sync(
     coro: Awaitable[Any],  # a coroutine to run to completion
 ) -> Any:  # whatever the coroutine returns (its exception is re-raised)
     "Run `coro` to completion and return its result, whether or not an event loop is running here."
-    if not asyncio.iscoroutine(coro): raise TypeError(f"run_sync needs a coroutine, got {type(coro).__name__}: {coro!r}")
+    if not asyncio.iscoroutine(coro):
+        raise TypeError(f"run_sync needs a coroutine, got {type(coro).__name__}: {coro!r}")
     if not in_running_loop(): return asyncio.run(_own_loop(coro))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run_sync") as pool:
         return pool.submit(asyncio.run, _own_loop(coro)).result()

@@ -103,11 +103,11 @@ def resolve_model(
 # %% ../../nbs/03_core.models.ipynb #e3d6da58
 def _offline_hint(name: str, err: Exception) -> OSError:
     "An error that names the model that failed to load and how to provide it."
-    return OSError(
-        f"Could not load model {name!r}: {err}\n"
-        f"Built-in names: {DEFAULT_POLICY!r}, {TINY!r} (and {DEFAULT_ENCODER!r} for encoders). Any other name must be a "
-        f"local folder written by `save_pretrained`, or a Hugging Face id reachable from this machine. Offline, "
-        f"download it elsewhere (`huggingface-cli download {name} --local-dir DIR`), copy DIR here and pass DIR.")
+    return OSError(f"Could not load model {name!r}: {err}\n"
+                   f"Built-in names: {DEFAULT_POLICY!r}, {TINY!r} (and {DEFAULT_ENCODER!r} for encoders). "
+                   "Any other name must be a local folder written by `save_pretrained`, or a Hugging Face id "
+                   "reachable from this machine. Offline, download it elsewhere "
+                   f"(`huggingface-cli download {name} --local-dir DIR`), copy DIR here and pass DIR.")
 
 def load_tokenizer(
     name: str = DEFAULT_POLICY,  # model name (see `resolve_model`); "tiny" uses SmolLM2's tokenizer
@@ -161,12 +161,14 @@ def load_causal_lm(
     if model.generation_config.pad_token_id is None: model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.eval(), tokenizer
 
-def _load_adapter(folder: Path, dtype: torch.dtype, seed: int, local_files_only: bool | None) -> tuple[PreTrainedModel, object]:
+def _load_adapter(folder: Path, dtype: torch.dtype, seed: int,
+                  local_files_only: bool | None) -> tuple[PreTrainedModel, object]:
     "The base model an adapter folder names, with the LoRA adapter merged into its weights."
     import json
     from peft import PeftModel  # the training extra
     base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
-    if not base: raise ValueError(f"{folder / 'adapter_config.json'} does not name its base model (base_model_name_or_path)")
+    if not base:
+        raise ValueError(f"{folder / 'adapter_config.json'} does not name its base model (base_model_name_or_path)")
     model, tokenizer = load_causal_lm(base, dtype, seed, local_files_only)
     return PeftModel.from_pretrained(model, str(folder)).merge_and_unload().eval(), tokenizer
 

@@ -49,10 +49,12 @@ class Int4Linear(nn.Module):
     def __init__(self,
                  weight: torch.Tensor,  # (N, K) the frozen base weight (kept by reference for prefill, never copied)
                  lora: tuple | None = None,  # (A (r, K), B (N, r), scaling): the trainer's adapter tensors, or None
-                 name: str = "weight"):  # for errors
+                 name: str = "weight",  # for errors
+                 bias: torch.Tensor | None = None):  # (N,) the base layer's bias (Qwen2's q, k, v have one), exact
         super().__init__()
         self.packed, self.scales = pack_int4(weight, name)
         self.out_features, self.lora, self.dense = weight.shape[0], lora, weight.detach()
+        self.bias = None if bias is None else bias.detach().float()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # float32 in and out
         flat = x.reshape(-1, x.shape[-1])
@@ -62,19 +64,22 @@ class Int4Linear(nn.Module):
         if self.lora is not None:
             A, B, s = self.lora
             y = torch.addmm(y, flat @ A.t(), B.t(), alpha=s)  # y + s * B(Ax), one call: a decode step makes 7 per layer
+        if self.bias is not None: y = y + self.bias
         return y.view(*x.shape[:-1], self.out_features)
 
 class Int8Linear(nn.Module):
-    "A linear layer (no bias) with an 8-bit weight, one scale per output (bfloat16 activations); float32 in and out."
-    def __init__(self, weight: torch.Tensor):
+    "A linear layer with an 8-bit weight, one scale per output (bfloat16 activations); float32 in and out."
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None):
         super().__init__()
+        self.bias = None if bias is None else bias.detach().float()
         w = weight.detach().float()
         scale = (w.abs().amax(1) / 127).clamp(min=1e-12)
         self.weight_int8 = (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8)
         self.scale = scale.to(torch.bfloat16)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        return torch.ops.aten._weight_int8pack_mm(flat, self.weight_int8, self.scale).float().view(*x.shape[:-1], -1)
+        y = torch.ops.aten._weight_int8pack_mm(flat, self.weight_int8, self.scale).float()
+        return (y if self.bias is None else y + self.bias).view(*x.shape[:-1], -1)
 
 # %% ../../nbs/20c_training.quantized_sampler.ipynb #bcc93b76
 def int4_sampler(
@@ -93,8 +98,9 @@ def int4_sampler(
             raise ValueError(f"sampler='int4' needs lora_dropout=0 ({name} has dropout): the sampler has no dropout")
         parent, attr = name.rsplit(".", 1)
         lora = (module.lora_A["default"].weight, module.lora_B["default"].weight, module.scaling["default"])
-        setattr(base.get_submodule(parent), attr, Int4Linear(module.base_layer.weight, lora, name))
+        layer = Int4Linear(module.base_layer.weight, lora, name, module.base_layer.bias)  # the bias, exactly
+        setattr(base.get_submodule(parent), attr, layer)
         found += 1
     if not found: raise ValueError(needs_lora)
-    base.lm_head = Int8Linear(base.lm_head.weight)
+    base.lm_head = Int8Linear(base.lm_head.weight, base.lm_head.bias)
     return base.eval().requires_grad_(False)

@@ -27,6 +27,7 @@ def _check_fields(
     "Raise `check`'s error, naming the config, field and value, for the first field in `names` that is not `ok`."
     for f in names.split(): check(ok(getattr(cfg, f)), type(cfg).__name__, f, getattr(cfg, f), rule)
 
+# %% ../../nbs/14_utils.health.ipynb #842953f2
 @dataclass
 class HealthConfig:
     "Thresholds of the training-health rules; a threshold of None switches its rule off."
@@ -118,6 +119,7 @@ def _reward_no_signal(h: TrainingHealth, v: float) -> str | None:
     return (f"frac_reward_zero_std = {v:.3g} for {h.no_signal_streak + 1} steps: "
             "groups' rewards are all equal, GRPO learns nothing")
 
+# %% ../../nbs/14_utils.health.ipynb #0dd52102
 def _ratio_to_baseline(h: TrainingHealth, metric: str, v: float) -> float | None:
     "v divided by `metric`'s baseline, once the baseline is set."
     base = h.baseline.get(metric)
