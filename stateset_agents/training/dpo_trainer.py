@@ -11,6 +11,7 @@ import torch
 from fastcore.basics import patch
 
 from ..core.agent import MultiTurnAgent
+from ..core.checks import derive_seed
 from .base_trainer import BaseTrainer
 from .config import DPOConfig  # defined in the configuration chapter
 from .rollout import RolloutBatch
@@ -150,7 +151,7 @@ class DPOTrainer(BaseTrainer):
         "The file's pairs for `step`: epochs of shuffled order, each shuffle a pure function of (seed, epoch)."
         n, out = len(self.pairs), []
         for k in range(step * self.config.prompts_per_step, (step + 1) * self.config.prompts_per_step):
-            order = list(range(n)); random.Random(self.config.seed * 1_000_003 + k // n).shuffle(order)
+            order = list(range(n)); random.Random(derive_seed(self.config.seed, "pairs", k // n)).shuffle(order)
             chosen, rejected = pair_rows(self.pairs[order[k % n]], self.agent)
             out.append(([chosen], [rejected]))
         return out

@@ -8,6 +8,7 @@ import random, time
 
 from fastcore.basics import patch
 
+from ..core.checks import derive_seed
 from .base_trainer import BaseTrainer
 from .config import DAPOConfig, GRPOConfig, GSPOConfig  # defined in the configuration chapter
 from .rollout import BaseTrajectoryGenerator, RolloutBatch
@@ -54,7 +55,7 @@ class DAPOTrajectoryGenerator(BaseTrajectoryGenerator):
         if round_ == 0: return self.scenarios_for(step)
         pool, rng = (
             list(self.environment.scenarios),
-            random.Random((self.config.seed * 1_000_003 + step) * 101 + round_),
+            random.Random(derive_seed(self.config.seed, "scenarios", step, round_)),
         )
         picked = [pool[rng.randrange(len(pool))] for _ in range(self.config.prompts_per_step)]
         return [s for s in picked for _ in range(self.config.num_generations)]

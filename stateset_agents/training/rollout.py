@@ -45,7 +45,7 @@ class BaseTrajectoryGenerator:
     def scenarios_for(self, step: int) -> list[Scenario]:
         "The scenarios of `step`, each repeated G times; a pure function of (seed, step)."
         pool = list(self.environment.scenarios)
-        rng = random.Random(self.config.seed * 1_000_003 + step)
+        rng = random.Random(derive_seed(self.config.seed, "scenarios", step))
         picked = [pool[rng.randrange(len(pool))] for _ in range(self.config.prompts_per_step)]
         return [s for s in picked for _ in range(self.config.num_generations)]
 

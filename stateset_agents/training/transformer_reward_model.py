@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from safetensors.torch import load_file, save_file
 
-from ..core.checks import atomic_replace_dir, is_int
+from ..core.checks import atomic_replace_dir, derive_seed, is_int
 from ..core.runtime import default_threads, lr_multiplier
 from .reward_data import INPUT_FORMATS, OBJECTIVE_NAMES, RewardDataset, RewardExample
 from .reward_data import regression_metrics
@@ -175,7 +175,7 @@ def _replan(self: TransformerRewardTrainer, total_steps: int) -> None:
 @patch
 def _batches(self: TransformerRewardTrainer, n: int, epoch: int) -> list[list[int]]:
     "Index batches of a shuffled epoch (the order depends only on seed and epoch)."
-    g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+    g = torch.Generator().manual_seed(derive_seed(self.config.seed, "epoch", epoch))
     perm = torch.randperm(n, generator=g).tolist()
     return [perm[i:i + self.config.batch_size] for i in range(0, n, self.config.batch_size)]
 
