@@ -78,7 +78,7 @@ def test_refuses_what_it_cannot_split(tmp_path):
     assert r.returncode != 0 and "prompts_per_step=3 does not split into whole groups over 2 processes" in r.stderr
 
 DRIFT = """
-import sys, torch, torch.distributed as dist
+import os, sys, torch, torch.distributed as dist
 from stateset_agents.training.config import {config}
 from stateset_agents.training.train import TRAINERS
 t = TRAINERS["{algorithm}"]({config}(model_name="tiny", num_generations=2, prompts_per_step=2, max_completion_length=8,
@@ -86,8 +86,11 @@ t = TRAINERS["{algorithm}"]({config}(model_name="tiny", num_generations=2, promp
 t.train_step()  # in step: no error
 if dist.get_rank() == 1:
     with torch.no_grad(): next(iter(t.trainable_parameters().values())).add_(1e-3)  # one rank's weights drift
-try: t.train_step(); print("drift not caught")
-except RuntimeError as e: print("caught:", e)
+try: t.train_step(); verdict = "drift not caught"
+except RuntimeError as e: verdict = f"caught: {{e}}"
+os.makedirs(sys.argv[1], exist_ok=True)
+open(f"{{sys.argv[1]}}/rank{{dist.get_rank()}}.txt", "w").write(verdict)  # a file a rank: stdout interleaves
+dist.barrier(); dist.destroy_process_group()  # a clean exit for both ranks
 """
 
 @pytest.mark.slow
@@ -98,4 +101,5 @@ def test_every_step_checks_that_processes_agree(tmp_path, algorithm, config):
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
                         str(tmp_path / "out")], env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
                        timeout=600)
-    assert r.stdout.count("caught: parameters of rank(s) [1] differ from rank 0's") == 2, r.stdout + r.stderr[-3000:]
+    verdicts = [(tmp_path / "out" / f"rank{r}.txt").read_text() for r in (0, 1)] if r.returncode == 0 else r.stderr[-3000:]
+    assert all(v.startswith("caught: parameters of rank(s) [1] differ from rank 0's") for v in verdicts), verdicts
