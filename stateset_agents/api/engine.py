@@ -4,7 +4,7 @@
 
 # %% ../../nbs/31_api.engine.ipynb #045608f8
 from __future__ import annotations
-import asyncio, collections, json, math, threading, time
+import asyncio, collections, json, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator

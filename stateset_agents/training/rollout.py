@@ -8,7 +8,6 @@ import random, time
 from dataclasses import dataclass, field
 
 import torch
-from fastcore.basics import patch
 
 from ..core.agent import MultiTurnAgent
 from ..core.async_utils import run_sync
